@@ -1,0 +1,184 @@
+"""From retrieved passages to quoted answers with their source file, lines and offsets."""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field
+from typing import Any
+
+from answerer.question import AnswerType, Question, analyse, term_credit
+from answerer.spans import find_span
+from index.retriever import hybrid_search
+from index.store import LoadedIndex
+from ingest.clean import clean_inline
+from ingest.normalize import normalize_chars
+from ingest.passage import Passage, Sentence
+
+# Calibrated on eval/gold.jsonl with `jbqa eval --calibrate` (see README, "Abstention").
+DEFAULT_THRESHOLD = 0.5
+DEFAULT_TOP = 3
+MAX_TOP = 20
+PASSAGES_PER_QUESTION = 8
+CONFLICT_MARGIN = 0.8  # answers within this share of the best score are shown side by side
+
+
+@dataclass(frozen=True)
+class Answer:
+    quote: str
+    answer: str | None
+    answer_start: int | None  # offsets of `answer` inside `quote`
+    answer_end: int | None
+    source: str
+    line_start: int
+    line_end: int
+    char_start: int  # raw source file, 0-based, end-exclusive
+    char_end: int
+    answer_char_start: int | None
+    answer_char_end: int | None
+    score: float
+    passage_id: str
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+@dataclass(frozen=True)
+class AskResult:
+    question: str
+    abstained: bool
+    embedder: str
+    answers: list[Answer] = field(default_factory=list)
+    conflicting: bool = False  # the answers give different figures from different sources
+    confidence: float = 0.0
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "question": self.question,
+            "abstained": self.abstained,
+            "embedder": self.embedder,
+            "answers": [a.to_dict() for a in self.answers],
+            "conflicting": self.conflicting,
+            "confidence": round(self.confidence, 4),
+        }
+
+
+@dataclass(frozen=True)
+class _Candidate:
+    passage: Passage
+    sentence: Sentence
+    score: float
+    support: float  # how much of the question the sentence and its neighbours cover
+
+
+def coverage(question: Question, text: str) -> float:
+    total = sum(t.weight for t in question.terms)
+    if total <= 0:
+        return 0.0
+    return sum(t.weight * term_credit(t.text, text) for t in question.terms) / total
+
+
+class Answerer:
+    def __init__(self, index: LoadedIndex, threshold: float = DEFAULT_THRESHOLD) -> None:
+        self.index = index
+        self.threshold = threshold
+        self._normalized = [normalize_chars(p.text) for p in index.passages]
+
+    def ask(self, question: str, top: int = DEFAULT_TOP) -> AskResult:
+        """Answer `question` with up to `top` quotes; raises QuestionError for empty/oversized input."""
+        if not 1 <= top <= MAX_TOP:
+            raise ValueError(f"top must be between 1 and {MAX_TOP}, got {top}")
+        q = analyse(question, self.index.bm25.idf)
+        label = self.index.embedder_label
+        if not q.terms:
+            return AskResult(q.text, True, label)
+        candidates = self._rank(q)
+        if not candidates:
+            return AskResult(q.text, True, label)
+        best = candidates[0]
+        confidence = 0.7 * best.score + 0.3 * best.support
+        if confidence < self.threshold:
+            return AskResult(q.text, True, label, confidence=confidence)
+        chosen = self._diversify(candidates, top)
+        answers = [self._answer(q, c) for c in chosen]
+        return AskResult(q.text, False, label, answers, self._conflicting(q, answers), confidence)
+
+    def _rank(self, q: Question) -> list[_Candidate]:
+        hits = hybrid_search(self.index, q.text, k=PASSAGES_PER_QUESTION)
+        candidates = []
+        for rank, hit in enumerate(hits):
+            passage = self.index.passages[hit.passage]
+            norm = self._normalized[hit.passage]
+            retrieval = 1.0 / (1 + rank)
+            sentences = passage.sentences
+            for j, s in enumerate(sentences):
+                own = coverage(q, norm[s.start : s.end])
+                window = norm[sentences[max(0, j - 1)].start : sentences[min(len(sentences) - 1, j + 1)].end]
+                support = coverage(q, window)
+                typed = _type_match(q, passage.text[s.start : s.end])
+                short = 0.15 if s.end - s.start < 12 else 0.0
+                score = 0.55 * own + 0.2 * support + 0.1 * retrieval + 0.15 * typed - short
+                candidates.append(_Candidate(passage, s, score, support))
+        candidates.sort(key=lambda c: -c.score)
+        return candidates
+
+    @staticmethod
+    def _diversify(candidates: list[_Candidate], top: int) -> list[_Candidate]:
+        """Best first; then prefer close runners-up from sources not yet shown; no repeated quotes."""
+        best = candidates[0].score
+        chosen: list[_Candidate] = []
+        seen_quotes: set[str] = set()
+        pool = [c for c in candidates]
+        while pool and len(chosen) < top:
+            sources = {c.passage.source for c in chosen}
+            pick = next(
+                (c for c in pool if c.passage.source not in sources and c.score >= CONFLICT_MARGIN * best),
+                pool[0],
+            )
+            pool.remove(pick)
+            quote = pick.passage.sentence_text(pick.sentence)
+            if quote in seen_quotes:
+                continue
+            seen_quotes.add(quote)
+            chosen.append(pick)
+        return chosen
+
+    def _answer(self, q: Question, c: _Candidate) -> Answer:
+        s, passage = c.sentence, c.passage
+        quote = passage.sentence_text(s)
+        span = find_span(q, quote)
+        a_start = a_end = ac_start = ac_end = None
+        if span:
+            a_start, a_end = span
+            _, offsets = clean_inline(self.index.sources[passage.source], s.char_start, s.char_end)
+            ac_start, ac_end = offsets[a_start], offsets[a_end - 1] + 1
+        return Answer(
+            quote=quote,
+            answer=quote[a_start:a_end] if span else None,
+            answer_start=a_start,
+            answer_end=a_end,
+            source=passage.source,
+            line_start=s.line_start,
+            line_end=s.line_end,
+            char_start=s.char_start,
+            char_end=s.char_end,
+            answer_char_start=ac_start,
+            answer_char_end=ac_end,
+            score=round(c.score, 4),
+            passage_id=passage.id,
+        )
+
+    @staticmethod
+    def _conflicting(q: Question, answers: list[Answer]) -> bool:
+        if q.answer_type is not AnswerType.QUANTITY or not answers:
+            return False
+        best = answers[0].score
+        figures = {
+            (a.source, normalize_chars(a.answer)) for a in answers if a.answer and a.score >= CONFLICT_MARGIN * best
+        }
+        return len({f for _, f in figures}) > 1 and len({s for s, _ in figures}) > 1
+
+
+def _type_match(q: Question, sentence: str) -> float:
+    """1 when the sentence holds something of the asked type (cheap checks only)."""
+    if q.answer_type in (AnswerType.QUANTITY, AnswerType.DATE, AnswerType.LIST, AnswerType.NAME):
+        return 1.0 if find_span(q, sentence) else 0.0
+    return 0.5

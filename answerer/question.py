@@ -1,0 +1,149 @@
+"""What a question asks for (its answer type) and which of its words must be found."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from enum import Enum
+
+import jieba
+
+from index.tokenize import STOPWORDS
+from ingest.normalize import normalize_chars
+
+MAX_QUESTION_CHARS = 500
+
+
+class QuestionError(ValueError):
+    """An empty or oversized question."""
+
+
+class AnswerType(str, Enum):
+    DATE = "date"
+    QUANTITY = "quantity"
+    PLACE = "place"
+    ENTITY = "entity"  # a person, company or organisation
+    LIST = "list"
+    NAME = "name"  # what something is called
+    OTHER = "other"
+
+
+_TYPE_PATTERNS = [
+    (AnswerType.DATE, r"何时|什么时[候间]|啥时候|哪一?年|哪一?天|哪个月|几月|几号|哪日|什么日子|时间是|日期"),
+    (AnswerType.QUANTITY, r"多少|几[个家项所人万亿次倍条座名户年大]?|多大|多高|多长|多远|多重|多快|比例|占比|百分之|增[长速]了?多|幅度"),
+    (AnswerType.PLACE, r"哪里|哪儿|在哪|何处|何地|什么地方|哪个地方|什么位置|位于|地点|地址"),
+    (AnswerType.ENTITY, r"谁|哪家|哪位|哪个[公企机银单部集]|什么[公企机银单部集][司业构行位门团]|哪所|哪一家|哪个人|哪些人"),
+    (AnswerType.LIST, r"哪些|有什么|有啥|包括|包含|分别|都有"),
+    (AnswerType.NAME, r"什么|叫啥|啥|名[称字]|哪个|哪一?[个项座]"),
+]
+
+# Words the public uses for what the documents say otherwise (abbreviations of statistics terms).
+SYNONYMS = {
+    "gdp": ("地区生产总值", "生产总值"),
+    "生产总值": ("gdp",),
+    "每天": ("日均",),
+    "一天": ("日均",),
+    "每日": ("日均",),
+    "平均": ("日均", "人均"),
+    "社零": ("社会消费品零售总额",),
+    "零售额": ("零售总额",),
+    "规上": ("规模以上",),
+    "电商": ("电子商务",),
+    "营收": ("营业收入",),
+    "收入": ("营业收入", "营收"),
+    "最高": ("第一高",),
+    "最高楼": ("第一高楼",),
+    "面积": ("平方公里", "公顷"),
+    "多大": ("平方公里", "公顷"),
+    "人流": ("人流量",),
+    "客流": ("人流量", "人流"),
+    "奢侈品": ("奢侈品牌", "奢侈品"),
+    "存款": ("存贷款",),
+    "贷款": ("存贷款",),
+    "上市企业": ("上市公司", "上市"),
+    "开张": ("开业",),
+    "开门": ("开业", "开馆", "开门迎客"),
+    "成立": ("揭牌", "成立"),
+    "建成": ("建设", "落成"),
+    "总投资": ("投资",),
+    "投资": ("总投资",),
+}
+
+
+@dataclass(frozen=True)
+class Term:
+    text: str  # normalised
+    weight: float
+
+
+@dataclass(frozen=True)
+class Question:
+    text: str
+    normalized: str
+    answer_type: AnswerType
+    terms: tuple[Term, ...]
+    unit_hint: str | None
+
+
+def validate_question(text: object) -> str:
+    if not isinstance(text, str):
+        raise QuestionError("question must be text")
+    stripped = text.strip()
+    if not stripped:
+        raise QuestionError("question is empty")
+    if len(stripped) > MAX_QUESTION_CHARS:
+        raise QuestionError(f"question is too long ({len(stripped)} characters, limit {MAX_QUESTION_CHARS})")
+    return stripped
+
+
+def answer_type(normalized: str) -> AnswerType:
+    for kind, pattern in _TYPE_PATTERNS:
+        if re.search(pattern, normalized):
+            return kind
+    return AnswerType.OTHER
+
+
+_UNIT_HINT = re.compile(r"(?:多少|几)(?:个|位)?([^\s多少几?？]{1,2})")
+
+
+def unit_hint(normalized: str) -> str | None:
+    """The measure word after 多少/几 (多少家 -> 家, 几个项目 -> 项), if any."""
+    match = _UNIT_HINT.search(normalized)
+    if not match:
+        return None
+    unit = match.group(1)
+    return unit[0] if unit else None
+
+
+_WORDISH = re.compile(r"[\w\u4e00-\u9fff]")
+
+
+def content_terms(normalized: str, idf) -> tuple[Term, ...]:  # type: ignore[no-untyped-def]
+    """Content words of the question (jieba precise mode), weighted by corpus idf.
+
+    Single characters weigh half: they are often measure words or fragments.
+    """
+    seen: dict[str, float] = {}
+    for tok in jieba.lcut(normalized):
+        tok = tok.strip()
+        if not tok or tok in STOPWORDS or not _WORDISH.search(tok) or tok in seen:
+            continue
+        weight = idf(tok) * (0.5 if len(tok) == 1 else 1.0)
+        seen[tok] = weight
+    return tuple(Term(t, w) for t, w in seen.items())
+
+
+def analyse(text: str, idf) -> Question:  # type: ignore[no-untyped-def]
+    normalized = normalize_chars(validate_question(text))
+    return Question(text, normalized, answer_type(normalized), content_terms(normalized, idf), unit_hint(normalized))
+
+
+def term_credit(term: str, haystack: str) -> float:
+    """1 for the term or a synonym in the text; partial credit for most of a long term's bigrams."""
+    if term in haystack or any(s in haystack for s in SYNONYMS.get(term, ())):
+        return 1.0
+    if len(term) >= 3:
+        bigrams = [term[i : i + 2] for i in range(len(term) - 1)]
+        found = sum(1 for b in bigrams if b in haystack) / len(bigrams)
+        return 0.6 * found if found >= 0.5 else 0.0
+    return 0.0

@@ -1,0 +1,142 @@
+"""Find the answer span inside a sentence, by the type of answer the question asks for."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable
+
+import jieba.posseg as pseg
+
+from answerer.question import AnswerType, Question, term_credit
+from ingest.normalize import normalize_chars
+
+_CN_NUM = "零一二三四五六七八九十百千万两"
+_QUANTITY = re.compile(
+    r"(?:近|超过?|约|逾|达到?|共|累计)?"
+    r"(?:\d+(?:[.,]\d+)*(?:\s*[万亿千百]+)?|[" + _CN_NUM + r"]+(?=[个家项所名座条户倍大类])|\d+/\d+|[" + _CN_NUM + r"]+分之[" + _CN_NUM + r"]+)"
+    r"(?:余|多)?"
+    r"(?:[%％]|(?:平方公里|公里|公顷|万亿元|亿元|万元|元|万人次|人次|万人|万户|万个|万条|个|家|项|所|名|座|条|户|人|倍|米|年|天|小时|分钟|级|期|类|大|种|场|场次|批|款|亿|万))?"
+)
+_DATE = re.compile(
+    r"(?:\d{4}年(?:\d{1,2}月(?:\d{1,2}日)?|底|初|上半年|下半年|[一二三四]季度)?"
+    r"|(?:今年|去年|前年|明年|同年)?(?:\d{1,2}|[一二三四五六七八九十]{1,2})月(?:\d{1,2}日|底|初|中旬|上旬|下旬)?"
+    r"|(?:今年|去年|前年|同年)(?:底|初|上半年|下半年|[一二三四]季度|以来)?"
+    r"|[一二三四]季度|日前|近年来|\d{4}年)"
+)
+_ORG = re.compile(
+    r"[\u4e00-\u9fffA-Za-z0-9·（）()]{2,24}?"
+    r"(?:有限公司|公司|集团|银行|研究院|学院|中心|大学|医院|基金|协会|委员会|局|部|馆|园|港|平台|总部|交易所)"
+)
+_PLACE_CUE = re.compile(
+    r"(?:在|于|位于|落户|落地|来到|走进)([\u4e00-\u9fffA-Za-z0-9·“”]{2,20}?)"
+    r"(?=正式|揭牌|开业|开馆|开建|开工|启动|成立|举行|落地|落户|开门|建设|签署|签订|投用|亮相|的|，|。|,|；|$)"
+)
+_QUOTED = re.compile(r"[“\"「『]([^”\"」』]{1,30})[”\"」』]")
+_LIST = re.compile(r"(?:[^，。；、,：:（）()]{1,20}、)+[^，。；、,：:（）()]{1,20}")
+
+_UNIT_FAMILY = {
+    "家": "家",
+    "个": "个",
+    "项": "项",
+    "所": "所",
+    "名": "名人",
+    "人": "人次万人",
+    "元": "元亿万",
+    "钱": "元亿万",
+    "米": "米",
+    "倍": "倍",
+    "年": "年",
+    "天": "天",
+}
+_MONEY_WORDS = ("额", "收入", "总值", "投资", "金额", "税收", "增加值", "规模", "产值", "余额", "钱", "营收")
+_SHARE_WORDS = ("比例", "占比", "增长", "增速", "百分", "幅度", "占全市")
+
+
+def _positions(question: Question, norm_sentence: str) -> list[int]:
+    """End offsets of the question's content words (two characters or more) in the sentence."""
+    spots = []
+    for term in question.terms:
+        if len(term.text) < 2:
+            continue
+        start = norm_sentence.find(term.text)
+        while start != -1:
+            spots.append(start + len(term.text))
+            start = norm_sentence.find(term.text, start + 1)
+    return spots
+
+
+def _nearest(candidates: Iterable[tuple[int, int, float]], spots: list[int]) -> tuple[int, int] | None:
+    """Pick the (start, end) with the best bonus, then the closest to the question's words."""
+    best, best_key = None, None
+    for start, end, bonus in candidates:
+        distance = min((min(abs(start - s), abs(end - s)) for s in spots), default=0)
+        key = (-bonus, distance, start)
+        if best_key is None or key < best_key:
+            best, best_key = (start, end), key
+    return best
+
+
+def _quantity_bonus(question: Question, found: str) -> float:
+    bonus = 0.0
+    if not re.search(r"\d|[" + _CN_NUM + r"]", found):
+        return -9.0
+    q = question.normalized
+    hint = question.unit_hint
+    if hint and hint in _UNIT_FAMILY and any(u in found for u in _UNIT_FAMILY[hint]):
+        bonus += 2.0
+    if any(w in q for w in _MONEY_WORDS) and re.search(r"元|亿", found):
+        bonus += 1.0
+    if any(w in q for w in _SHARE_WORDS) and re.search(r"[%％]|分之|/", found):
+        bonus += 1.0
+    if re.fullmatch(r"\d{4}年?", found) and "年" not in (hint or ""):
+        bonus -= 2.0  # a year is rarely the quantity asked for
+    if found in q:
+        bonus -= 3.0  # the question already says it
+    return bonus
+
+
+def _regex_candidates(pattern: re.Pattern[str], text: str) -> Iterable[tuple[int, int]]:
+    for m in pattern.finditer(text):
+        if m.group(0).strip():
+            yield m.start(), m.end()
+
+
+def find_span(question: Question, sentence: str) -> tuple[int, int] | None:
+    """(start, end) of the answer inside `sentence`, or None when nothing of the asked type is there."""
+    norm = normalize_chars(sentence)
+    spots = _positions(question, norm)
+    kind = question.answer_type
+    if kind is AnswerType.QUANTITY:
+        cands = [(s, e, _quantity_bonus(question, sentence[s:e])) for s, e in _regex_candidates(_QUANTITY, sentence)]
+        return _nearest((c for c in cands if c[2] > -9.0), spots)
+    if kind is AnswerType.DATE:
+        cands = [(s, e, float(bool(re.search(r"\d", sentence[s:e])))) for s, e in _regex_candidates(_DATE, sentence)]
+        return _nearest(cands, spots)
+    if kind is AnswerType.PLACE:
+        cands = [(m.start(1), m.end(1), 1.0) for m in _PLACE_CUE.finditer(sentence)]
+        cands += _tagged(sentence, ("ns",), question)
+        return _nearest((c for c in cands if norm[c[0] : c[1]] not in question.normalized), spots)
+    if kind is AnswerType.ENTITY:
+        cands = [(s, e, 1.0) for s, e in _regex_candidates(_ORG, sentence)]
+        cands += _tagged(sentence, ("nr", "nt", "nz"), question)
+        return _nearest((c for c in cands if norm[c[0] : c[1]] not in question.normalized), spots)
+    if kind is AnswerType.LIST:
+        cands = [(s, e, float(sentence[s:e].count("、"))) for s, e in _regex_candidates(_LIST, sentence)]
+        return _nearest(cands, spots)
+    if kind is AnswerType.NAME:
+        cands = [
+            (m.start(1), m.end(1), 1.0)
+            for m in _QUOTED.finditer(sentence)
+            if normalize_chars(m.group(1)) not in question.normalized
+        ]
+        return _nearest(cands, spots)
+    return None
+
+
+def _tagged(sentence: str, flags: tuple[str, ...], question: Question) -> list[tuple[int, int, float]]:
+    found, pos = [], 0
+    for word, flag in pseg.cut(sentence):
+        if flag in flags and len(word) >= 2:
+            found.append((pos, pos + len(word), 0.5))
+        pos += len(word)
+    return found

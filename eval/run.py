@@ -1,0 +1,129 @@
+"""Run the gold set through the answerer and report metrics."""
+
+from __future__ import annotations
+
+import json
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from answerer import Answerer
+from eval.metrics import GoldItem, first_hit_rank, percentile, reciprocal_rank
+
+DEFAULT_GOLD = Path(__file__).with_name("gold.jsonl")
+EVAL_TOP = 3
+
+
+def load_gold(path: Path) -> list[GoldItem]:
+    items = []
+    with open(path, encoding="utf-8") as lines:
+        for number, line in enumerate(lines, start=1):
+            if not line.strip():
+                continue
+            try:
+                row = json.loads(line)
+                items.append(GoldItem(str(row["id"]), row["question"], list(row["answers"]), list(row["sources"])))
+            except (json.JSONDecodeError, KeyError, TypeError) as exc:
+                raise ValueError(f"{path}:{number}: not a gold item ({exc})") from exc
+    if not items:
+        raise ValueError(f"{path} holds no questions")
+    return items
+
+
+@dataclass
+class Outcome:
+    item: GoldItem
+    abstained: bool
+    quotes: list[str]
+    sources: list[str]
+    confidence: float
+    latency_ms: float
+
+
+def run_questions(answerer: Answerer, items: list[GoldItem], top: int = EVAL_TOP) -> list[Outcome]:
+    outcomes = []
+    for item in items:
+        started = time.perf_counter()
+        result = answerer.ask(item.question, top=top)
+        elapsed = (time.perf_counter() - started) * 1000
+        outcomes.append(
+            Outcome(
+                item,
+                result.abstained,
+                [a.quote for a in result.answers],
+                [a.source for a in result.answers],
+                result.confidence,
+                elapsed,
+            )
+        )
+    return outcomes
+
+
+def report(outcomes: list[Outcome], embedder: str) -> dict[str, Any]:
+    answerable = [o for o in outcomes if o.item.answerable]
+    ranks = [first_hit_rank(o.item, o.quotes) for o in answerable]
+    n_ans = max(1, len(answerable))
+    failures = []
+    for o in outcomes:
+        expected_abstain = not o.item.answerable
+        rank = first_hit_rank(o.item, o.quotes) if o.item.answerable else None
+        ok = o.abstained if expected_abstain else (rank == 1 and o.sources[0] in o.item.sources)
+        if not ok:
+            failures.append(
+                {
+                    "id": o.item.id,
+                    "question": o.item.question,
+                    "expected": {"answers": o.item.answers, "sources": o.item.sources},
+                    "got": {
+                        "abstained": o.abstained,
+                        "quote": o.quotes[0] if o.quotes else None,
+                        "source": o.sources[0] if o.sources else None,
+                        "confidence": round(o.confidence, 4),
+                    },
+                }
+            )
+    latencies = [o.latency_ms for o in outcomes]
+    unanswerable = [o for o in outcomes if not o.item.answerable]
+    return {
+        "n": len(outcomes),
+        "answerable": len(answerable),
+        "answer_hit@1": round(sum(1 for r in ranks if r == 1) / n_ans, 4),
+        "answer_hit@3": round(sum(1 for r in ranks if r and r <= 3) / n_ans, 4),
+        "source_hit@1": round(sum(1 for o in answerable if o.sources and o.sources[0] in o.item.sources) / n_ans, 4),
+        "abstain_accuracy": round(sum(1 for o in outcomes if o.abstained != o.item.answerable) / len(outcomes), 4),
+        "abstain_recall": round(sum(1 for o in unanswerable if o.abstained) / max(1, len(unanswerable)), 4),
+        "false_abstain_rate": round(sum(1 for o in answerable if o.abstained) / n_ans, 4),
+        "mrr": round(sum(reciprocal_rank(r) for r in ranks) / n_ans, 4),
+        "latency_ms_p50": round(percentile(latencies, 50), 2),
+        "latency_ms_p95": round(percentile(latencies, 95), 2),
+        "embedder": embedder,
+        "failures": failures,
+    }
+
+
+def calibrate(outcomes: list[Outcome]) -> tuple[float, float]:
+    """The abstention threshold that maximises abstain accuracy (ties: the lowest), and that accuracy."""
+    points = sorted({round(o.confidence, 4) for o in outcomes} | {0.0})
+    best = (0.0, -1.0)
+    for t in points:
+        acc = sum(1 for o in outcomes if (o.confidence < t) != o.item.answerable) / len(outcomes)
+        if acc > best[1]:
+            best = (t, acc)
+    return best
+
+
+def evaluate(answerer: Answerer, gold: Path = DEFAULT_GOLD) -> dict[str, Any]:
+    return report(run_questions(answerer, load_gold(gold)), answerer.index.embedder_label)
+
+
+def format_table(result: dict[str, Any]) -> str:
+    keys = [k for k in result if k != "failures"]
+    width = max(len(k) for k in keys)
+    lines = [f"{k:<{width}}  {result[k]}" for k in keys]
+    lines.append(f"{'failures':<{width}}  {len(result['failures'])}")
+    for f in result["failures"]:
+        got = f["got"]
+        shown = "ABSTAINED" if got["abstained"] else f"{got['source']}: {(got['quote'] or '')[:60]}"
+        lines.append(f"  {f['id']}  {f['question']}  expected {f['expected']['answers'] or 'abstain'}  got {shown}")
+    return "\n".join(lines)

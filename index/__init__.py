@@ -1,0 +1,1 @@
+"""Index stage: dense (FAISS) and sparse (BM25 over jieba tokens) indexes of passages."""

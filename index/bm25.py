@@ -1,0 +1,54 @@
+"""BM25 over jieba tokens (bm25s), with the document frequency of each term for answer scoring."""
+
+from __future__ import annotations
+
+import logging
+import math
+from pathlib import Path
+
+import bm25s
+import numpy as np
+
+logging.getLogger("bm25s").setLevel(logging.WARNING)
+
+K1 = 1.2
+B = 0.75
+METHOD = "lucene"
+
+
+class BM25Index:
+    def __init__(self, retriever: bm25s.BM25) -> None:
+        self.retriever = retriever
+        vocab: dict[str, int] = retriever.vocab_dict
+        doc_freq = np.diff(retriever.scores["indptr"])
+        self.n_docs = int(retriever.scores["num_docs"])
+        self._df = {term: int(doc_freq[i]) for term, i in vocab.items() if i < len(doc_freq)}
+
+    @classmethod
+    def build(cls, token_lists: list[list[str]], progress: bool = False) -> BM25Index:
+        retriever = bm25s.BM25(k1=K1, b=B, method=METHOD)
+        retriever.index(token_lists, show_progress=progress)
+        return cls(retriever)
+
+    def search(self, tokens: list[str], k: int) -> list[tuple[int, float]]:
+        """Top-k (passage index, score) with a positive score."""
+        known = [t for t in tokens if t in self._df]
+        if not known:
+            return []
+        scores = self.retriever.get_scores(known)
+        k = min(k, len(scores))
+        top = np.argpartition(-scores, k - 1)[:k]
+        top = top[np.argsort(-scores[top])]
+        return [(int(i), float(scores[i])) for i in top if scores[i] > 0]
+
+    def idf(self, term: str) -> float:
+        """Smoothed inverse document frequency; unseen terms weigh the most."""
+        df = self._df.get(term, 0)
+        return math.log(1 + (self.n_docs - df + 0.5) / (df + 0.5))
+
+    def save(self, directory: Path) -> None:
+        self.retriever.save(str(directory), show_progress=False)
+
+    @classmethod
+    def load(cls, directory: Path) -> BM25Index:
+        return cls(bm25s.BM25.load(str(directory), show_progress=False))

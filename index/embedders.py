@@ -1,0 +1,250 @@
+"""Dense embedders behind one interface: a sentence-transformers model, or an offline LSA model.
+
+The offline embedder (TF-IDF over jieba words and character bigrams, reduced by SVD) is trained on
+the corpus itself and used only when asked for, or when the default model cannot be loaded - and
+then it says so.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import socket
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Protocol
+from urllib.parse import urlparse
+
+import numpy as np
+from scipy import sparse
+
+from index.tokenize import tokenize
+from ingest.normalize import normalize_chars
+
+log = logging.getLogger(__name__)
+
+DEFAULT_MODEL = "intfloat/multilingual-e5-small"
+# E5 models were trained with these prefixes; models that save their own prompts need none here.
+KNOWN_PROMPTS = {
+    "intfloat/multilingual-e5-small": {"query": "query: ", "passage": "passage: "},
+    "intfloat/multilingual-e5-base": {"query": "query: ", "passage": "passage: "},
+    "intfloat/multilingual-e5-large": {"query": "query: ", "passage": "passage: "},
+}
+OFFLINE = "offline"
+AUTO = "auto"
+OFFLINE_KIND = "offline-tfidf-svd"
+ST_KIND = "sentence-transformers"
+HUB_PROBE_SECONDS = 3.0
+
+
+class EmbedderUnavailable(RuntimeError):
+    """The requested model cannot be loaded here; the message says why and what to do."""
+
+
+class Embedder(Protocol):
+    kind: str
+    name: str
+    dim: int
+
+    def encode_queries(self, texts: list[str]) -> np.ndarray: ...
+
+    def encode_documents(self, texts: list[str], progress: bool = False) -> np.ndarray: ...
+
+    def save(self, directory: Path) -> None: ...
+
+
+def _unit_rows(vectors: np.ndarray) -> np.ndarray:
+    norms = np.linalg.norm(vectors, axis=1, keepdims=True)
+    norms[norms == 0] = 1.0
+    return (vectors / norms).astype(np.float32)
+
+
+class SentenceTransformerEmbedder:
+    """A sentence-transformers model loaded by hub name or local path; vectors are L2-normalised."""
+
+    kind = ST_KIND
+
+    def __init__(self, name_or_path: str, local_files_only: bool = False) -> None:
+        from sentence_transformers import SentenceTransformer
+
+        self.name = name_or_path
+        prompts = KNOWN_PROMPTS.get(name_or_path)
+        self.model = SentenceTransformer(
+            name_or_path, device="cpu", prompts=prompts, local_files_only=local_files_only
+        )
+        self.dim = int(self.encode_queries(["维度"]).shape[1])
+
+    def encode_queries(self, texts: list[str]) -> np.ndarray:
+        vectors = self.model.encode_query(texts, normalize_embeddings=True, convert_to_numpy=True)
+        return np.asarray(vectors, dtype=np.float32)
+
+    def encode_documents(self, texts: list[str], progress: bool = False) -> np.ndarray:
+        vectors = self.model.encode_document(
+            texts, normalize_embeddings=True, convert_to_numpy=True, show_progress_bar=progress
+        )
+        return np.asarray(vectors, dtype=np.float32)
+
+    def save(self, directory: Path) -> None:
+        """Nothing to save: the manifest records the model's name or path."""
+
+
+def _features(text: str) -> list[str]:
+    chars = [c for c in normalize_chars(text) if c.isalnum()]
+    return [f"w:{t}" for t in tokenize(text)] + [f"b:{a}{b}" for a, b in zip(chars, chars[1:])]
+
+
+class OfflineEmbedder:
+    """TF-IDF over jieba words and character bigrams, projected by truncated SVD (LSA)."""
+
+    kind = OFFLINE_KIND
+    name = "offline-tfidf-svd"
+
+    def __init__(self, vocab: list[str], idf: np.ndarray, components: np.ndarray) -> None:
+        self.vocab = vocab
+        self.index = {f: i for i, f in enumerate(vocab)}
+        self.idf = idf.astype(np.float32)
+        self.components = components.astype(np.float32)
+        self.dim = int(components.shape[0])
+
+    @classmethod
+    def fit(cls, texts: list[str], dim: int = 256) -> OfflineEmbedder:
+        from sklearn.utils.extmath import randomized_svd
+
+        docs = [_features(t) for t in texts]
+        df: dict[str, int] = {}
+        for feats in docs:
+            for f in set(feats):
+                df[f] = df.get(f, 0) + 1
+        vocab = sorted(df)
+        n = len(texts)
+        idf = np.array([np.log((1 + n) / (1 + df[f])) + 1.0 for f in vocab], dtype=np.float32)
+        model = cls(vocab, idf, np.zeros((1, len(vocab)), dtype=np.float32))
+        matrix = model._tfidf(docs)
+        k = max(1, min(dim, min(matrix.shape) - 1))
+        _, _, components = randomized_svd(matrix, n_components=k, n_iter=7, random_state=0)
+        return cls(vocab, idf, components)
+
+    def _tfidf(self, docs: list[list[str]]) -> sparse.csr_matrix:
+        rows, cols, vals = [], [], []
+        for r, feats in enumerate(docs):
+            counts: dict[int, int] = {}
+            for f in feats:
+                j = self.index.get(f)
+                if j is not None:
+                    counts[j] = counts.get(j, 0) + 1
+            for j, c in counts.items():
+                rows.append(r)
+                cols.append(j)
+                vals.append((1.0 + np.log(c)) * self.idf[j])
+        matrix = sparse.csr_matrix((vals, (rows, cols)), shape=(len(docs), len(self.vocab)), dtype=np.float32)
+        norms = np.sqrt(matrix.multiply(matrix).sum(axis=1)).A.ravel()
+        norms[norms == 0] = 1.0
+        return sparse.csr_matrix(sparse.diags(1.0 / norms) @ matrix)
+
+    def _encode(self, texts: list[str]) -> np.ndarray:
+        return _unit_rows(self._tfidf([_features(t) for t in texts]) @ self.components.T)
+
+    def encode_queries(self, texts: list[str]) -> np.ndarray:
+        return self._encode(texts)
+
+    def encode_documents(self, texts: list[str], progress: bool = False) -> np.ndarray:
+        return self._encode(texts)
+
+    def save(self, directory: Path) -> None:
+        directory.mkdir(parents=True, exist_ok=True)
+        (directory / "vocab.json").write_text(json.dumps(self.vocab, ensure_ascii=False), encoding="utf-8")
+        np.save(directory / "idf.npy", self.idf, allow_pickle=False)
+        np.save(directory / "components.npy", self.components, allow_pickle=False)
+
+    @classmethod
+    def load(cls, directory: Path) -> OfflineEmbedder:
+        vocab = json.loads((directory / "vocab.json").read_text(encoding="utf-8"))
+        idf = np.load(directory / "idf.npy", allow_pickle=False)
+        components = np.load(directory / "components.npy", allow_pickle=False)
+        if len(vocab) != idf.shape[0] or components.shape[1] != len(vocab):
+            raise ValueError("offline embedder files disagree in size")
+        return cls(vocab, idf, components)
+
+
+@dataclass(frozen=True)
+class Resolved:
+    """Which embedder to build with, and why (the reason is shown when the default was not used)."""
+
+    spec: str  # OFFLINE or a model name/path
+    fallback_reason: str | None = None
+
+
+def load_sentence_transformer(name_or_path: str) -> SentenceTransformerEmbedder:
+    """Load a model from a local folder, the local cache, or the hub when it is reachable.
+
+    Never waits on an unreachable hub: a short connection probe decides first.
+    """
+    if Path(name_or_path).expanduser().is_dir():
+        path = str(Path(name_or_path).expanduser())
+        try:
+            return SentenceTransformerEmbedder(path, local_files_only=True)
+        except Exception as exc:  # noqa: BLE001 - any failure to load is reported the same way
+            raise EmbedderUnavailable(f"cannot load model folder {path}: {exc}") from exc
+    if _in_local_cache(name_or_path):
+        try:
+            return SentenceTransformerEmbedder(name_or_path, local_files_only=True)
+        except Exception:  # noqa: BLE001 - an incomplete cache; try the hub below
+            pass
+    reason = _hub_unreachable()
+    if reason:
+        raise EmbedderUnavailable(f"model {name_or_path!r} is not cached locally and {reason}")
+    try:
+        return SentenceTransformerEmbedder(name_or_path)
+    except Exception as exc:  # noqa: BLE001
+        raise EmbedderUnavailable(f"cannot load model {name_or_path!r}: {exc}") from exc
+
+
+def _in_local_cache(name: str) -> bool:
+    from huggingface_hub import try_to_load_from_cache
+
+    try:
+        return isinstance(try_to_load_from_cache(name, "config.json"), str)
+    except Exception:  # noqa: BLE001 - a name that is not a valid repo id is simply not cached
+        return False
+
+
+def _hub_unreachable() -> str | None:
+    from huggingface_hub import constants
+
+    if constants.HF_HUB_OFFLINE or os.environ.get("TRANSFORMERS_OFFLINE") == "1":
+        return "the model hub is switched off (HF_HUB_OFFLINE)"
+    url = urlparse(constants.ENDPOINT)
+    port = url.port or (443 if url.scheme == "https" else 80)
+    try:
+        with socket.create_connection((url.hostname or "", port), timeout=HUB_PROBE_SECONDS):
+            return None
+    except OSError as exc:
+        return f"the model hub {url.hostname} is unreachable ({exc.__class__.__name__})"
+
+
+def build_embedder(spec: str, texts: list[str]) -> tuple[Embedder, str | None]:
+    """Make the embedder for a new index. Returns it with the reason for any fallback.
+
+    `spec`: "auto" (the default model, else the offline embedder), "offline", or a model name/path
+    (which must load: an explicit choice never falls back).
+    """
+    if spec == OFFLINE:
+        return OfflineEmbedder.fit(texts), None
+    if spec == AUTO:
+        try:
+            return load_sentence_transformer(DEFAULT_MODEL), None
+        except EmbedderUnavailable as exc:
+            reason = f"{exc}; using the offline embedder trained on this corpus instead"
+            log.warning("FALLBACK: %s", reason)
+            return OfflineEmbedder.fit(texts), reason
+    return load_sentence_transformer(spec), None
+
+
+def load_embedder(kind: str, name: str, directory: Path) -> Embedder:
+    """Load the embedder an index was built with."""
+    if kind == OFFLINE_KIND:
+        return OfflineEmbedder.load(directory)
+    if kind == ST_KIND:
+        return load_sentence_transformer(name)
+    raise ValueError(f"unknown embedder kind {kind!r}")

@@ -1,0 +1,243 @@
+"""Build, save and load the index folder.
+
+Layout (everything a reader needs to know is in manifest.json):
+    manifest.json   format version, library versions, embedder, FAISS factory, tokenizer, BM25 params,
+                    passage count, corpus file hashes, build time, skipped files
+    passages.jsonl  one Passage per line (UTF-8)
+    faiss.index     dense vectors
+    bm25/           bm25s index over jieba tokens
+    embedder/       the offline embedder's parameters (empty for sentence-transformers models)
+    sources/        the decoded text of every indexed file (what char/line offsets refer to)
+
+The folder is written under a temporary name and swapped in, so a failed build never
+damages the index that was there before.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import shutil
+import tempfile
+import time
+from dataclasses import dataclass, field
+from importlib import metadata
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+from tqdm import tqdm
+
+from index.bm25 import B, K1, METHOD, BM25Index
+from index.dense import DenseIndex
+from index.embedders import Embedder, build_embedder, load_embedder
+from index.tokenize import TOKENIZER_NAME, tokenize
+from ingest import Passage, ingest_corpus
+from ingest.reader import read_source, UnreadableFile
+
+FORMAT_VERSION = 1
+MANIFEST = "manifest.json"
+EMBED_BATCH = 64
+_LIBRARIES = ("jbqa", "faiss-cpu", "bm25s", "jieba", "numpy", "sentence-transformers", "opencc")
+
+
+class IndexUnusable(RuntimeError):
+    """A missing, corrupted or mismatched index; the message says how to rebuild."""
+
+
+def _rebuild_hint(directory: Path) -> str:
+    return f"rebuild it with: jbqa build --index {directory}"
+
+
+@dataclass
+class LoadedIndex:
+    directory: Path
+    manifest: dict[str, Any]
+    passages: list[Passage]
+    embedder: Embedder
+    dense: DenseIndex
+    bm25: BM25Index
+    sources: dict[str, str] = field(default_factory=dict)
+
+    @property
+    def embedder_label(self) -> str:
+        info = self.manifest["embedder"]
+        label = f"{info['kind']}:{info['name']}"
+        return label + " (fallback)" if info.get("fallback_reason") else label
+
+
+def corpus_checksum(hashes: dict[str, str]) -> str:
+    joined = "\n".join(f"{name}\t{digest}" for name, digest in sorted(hashes.items()))
+    return hashlib.sha256(joined.encode()).hexdigest()
+
+
+def _versions() -> dict[str, str]:
+    versions = {}
+    for lib in _LIBRARIES:
+        try:
+            versions[lib] = metadata.version(lib)
+        except metadata.PackageNotFoundError:
+            versions[lib] = "not installed"
+    return versions
+
+
+def build_index(
+    corpus_dir: Path,
+    index_dir: Path,
+    embedder_spec: str = "auto",
+    progress: bool = False,
+    factory: str | None = None,
+) -> LoadedIndex:
+    """Ingest `corpus_dir`, embed and index its passages, and write `index_dir` atomically."""
+    started = time.time()
+    report = ingest_corpus(corpus_dir, progress=progress)
+    if not report.passages:
+        raise IndexUnusable(f"no readable text in {corpus_dir}; skipped: {report.skipped or 'no .txt/.md files'}")
+    texts = [p.text for p in report.passages]
+    embedder, fallback_reason = build_embedder(embedder_spec, texts)
+    vectors = np.vstack(
+        [
+            embedder.encode_documents(texts[i : i + EMBED_BATCH])
+            for i in tqdm(range(0, len(texts), EMBED_BATCH), desc="Embed", unit="batch", disable=not progress)
+        ]
+    )
+    dense = DenseIndex.build(vectors, factory)
+    tokens = [tokenize(t) for t in tqdm(texts, desc="Tokenize", unit="passage", disable=not progress)]
+    bm25 = BM25Index.build(tokens, progress=False)
+    hashes = {name: src.sha256 for name, src in report.sources.items()}
+    manifest = {
+        "format_version": FORMAT_VERSION,
+        "built_at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+        "build_seconds": round(time.time() - started, 3),
+        "libraries": _versions(),
+        "embedder": {
+            "kind": embedder.kind,
+            "name": embedder.name,
+            "dim": embedder.dim,
+            "normalized": True,
+            "requested": embedder_spec,
+            "fallback_reason": fallback_reason,
+        },
+        "faiss": {"factory": dense.factory, "metric": "inner_product"},
+        "tokenizer": TOKENIZER_NAME,
+        "bm25": {"k1": K1, "b": B, "method": METHOD},
+        "passage_count": len(report.passages),
+        "corpus": {
+            "dir": str(corpus_dir.resolve()),
+            "files": hashes,
+            "encodings": {name: src.encoding for name, src in report.sources.items()},
+            "checksum": corpus_checksum(hashes),
+            "skipped": report.skipped,
+        },
+    }
+    _write_atomically(index_dir, manifest, report.passages, embedder, dense, bm25, report.sources)
+    return LoadedIndex(
+        index_dir, manifest, report.passages, embedder, dense, bm25,
+        {name: src.text for name, src in report.sources.items()},
+    )
+
+
+def _write_atomically(index_dir, manifest, passages, embedder, dense, bm25, sources) -> None:  # type: ignore[no-untyped-def]
+    index_dir = index_dir.resolve()
+    index_dir.parent.mkdir(parents=True, exist_ok=True)
+    tmp = Path(tempfile.mkdtemp(dir=index_dir.parent, prefix=f".{index_dir.name}.tmp-"))
+    try:
+        with open(tmp / "passages.jsonl", "w", encoding="utf-8") as out:
+            for p in passages:
+                out.write(json.dumps(p.to_dict(), ensure_ascii=False) + "\n")
+        dense.save(tmp / "faiss.index")
+        bm25.save(tmp / "bm25")
+        embedder.save(tmp / "embedder")
+        (tmp / "sources").mkdir()
+        for name, src in sources.items():
+            (tmp / "sources" / name).write_text(src.text, encoding="utf-8")
+        (tmp / MANIFEST).write_text(json.dumps(manifest, ensure_ascii=False, indent=2), encoding="utf-8")
+        _swap_in(tmp, index_dir)
+    except BaseException:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise
+
+
+def _backup_path(index_dir: Path) -> Path:
+    return index_dir.parent / f".{index_dir.name}.previous"
+
+
+def _swap_in(tmp: Path, index_dir: Path) -> None:
+    """Replace index_dir by tmp: two renames; `load_index` restores the backup if cut between them."""
+    backup = _backup_path(index_dir)
+    shutil.rmtree(backup, ignore_errors=True)
+    if index_dir.exists():
+        os.replace(index_dir, backup)
+    os.replace(tmp, index_dir)
+    shutil.rmtree(backup, ignore_errors=True)
+
+
+def index_exists(index_dir: Path) -> bool:
+    return (index_dir / MANIFEST).is_file() or (_backup_path(index_dir) / MANIFEST).is_file()
+
+
+def load_index(index_dir: Path) -> LoadedIndex:
+    """Load and check an index folder; raise IndexUnusable saying how to rebuild when it is unusable."""
+    index_dir = index_dir.resolve()
+    backup = _backup_path(index_dir)
+    if not index_dir.exists() and (backup / MANIFEST).is_file():
+        os.replace(backup, index_dir)  # a swap was interrupted: the previous index is intact
+    manifest_path = index_dir / MANIFEST
+    if not manifest_path.is_file():
+        raise IndexUnusable(f"no index at {index_dir}; build it with: jbqa build --index {index_dir}")
+    try:
+        manifest = json.loads(manifest_path.read_text(encoding="utf-8"))
+        version = manifest.get("format_version")
+        if version != FORMAT_VERSION:
+            raise IndexUnusable(
+                f"index at {index_dir} has format version {version}, this jbqa reads {FORMAT_VERSION}; "
+                + _rebuild_hint(index_dir)
+            )
+        with open(index_dir / "passages.jsonl", encoding="utf-8") as lines:
+            passages = [Passage.from_dict(json.loads(line)) for line in lines if line.strip()]
+        info = manifest["embedder"]
+        embedder = load_embedder(info["kind"], info["name"], index_dir / "embedder")
+        dense = DenseIndex.load(index_dir / "faiss.index", manifest["faiss"]["factory"])
+        bm25 = BM25Index.load(index_dir / "bm25")
+        sources = {
+            name: (index_dir / "sources" / name).read_text(encoding="utf-8") for name in manifest["corpus"]["files"]
+        }
+    except IndexUnusable:
+        raise
+    except Exception as exc:  # noqa: BLE001 - any damage is reported the same way
+        raise IndexUnusable(f"index at {index_dir} is damaged ({exc.__class__.__name__}: {exc}); "
+                          + _rebuild_hint(index_dir)) from exc
+    counts = {
+        "manifest": manifest.get("passage_count"),
+        "passages.jsonl": len(passages),
+        "faiss.index": len(dense),
+        "bm25": bm25.n_docs,
+    }
+    if len(set(counts.values())) != 1:
+        raise IndexUnusable(f"index at {index_dir} is inconsistent (passage counts {counts}); " + _rebuild_hint(index_dir))
+    if dense.dim != embedder.dim or info["dim"] != embedder.dim:
+        raise IndexUnusable(
+            f"index at {index_dir} holds {dense.dim}-d vectors but embedder {info['name']} gives "
+            f"{embedder.dim}-d; " + _rebuild_hint(index_dir)
+        )
+    return LoadedIndex(index_dir, manifest, passages, embedder, dense, bm25, sources)
+
+
+def check_corpus(index: LoadedIndex, corpus_dir: Path) -> None:
+    """Refuse an index built from other files than those now in `corpus_dir`."""
+    hashes: dict[str, str] = {}
+    for path in sorted(corpus_dir.iterdir()):
+        if path.name in index.manifest["corpus"]["files"] or path.suffix.lower() in (".txt", ".md"):
+            try:
+                hashes[path.name] = read_source(path).sha256
+            except UnreadableFile:
+                continue
+    built = index.manifest["corpus"]["files"]
+    if hashes != built:
+        changed = sorted(set(hashes.items()) ^ set(built.items()))
+        names = sorted({name for name, _ in changed})
+        raise IndexUnusable(
+            f"index at {index.directory} was built from other files than {corpus_dir} now holds "
+            f"(differs in: {', '.join(names)}); rebuild it with: jbqa build --corpus {corpus_dir} --index {index.directory}"
+        )

@@ -1,0 +1,40 @@
+"""The one tokeniser for BM25, term statistics and answer scoring: jieba search-mode words."""
+
+from __future__ import annotations
+
+import logging
+import re
+
+import jieba
+
+from ingest.normalize import normalize_chars
+
+jieba.setLogLevel(logging.WARNING)
+
+TOKENIZER_NAME = "jieba.cut_for_search(normalize_chars(text)), stopwords+punctuation removed"
+
+# Function words and question words: they say what is asked, not what to look for.
+STOPWORDS = frozenset(
+    """
+    的 了 是 在 和 与 及 或 等 也 都 就 还 又 把 被 让 对 为 以 从 向 于 由 将 会 能 可 可以 要 有 没有 这 那
+    这个 那个 这些 那些 之 其 其中 并 而 但 个 些 一 上 下 中 里 吗 呢 吧 啊 呀 么 哪 哪里 哪儿 哪个 哪些
+    哪家 哪年 哪一年 哪天 什么 怎么 怎样 怎么样 如何 为何 为什么 多少 几 多 谁 何 何时 何地 何处 时候 啥
+    请问 请 告诉 我 我们 你 你们 它 他们 大概 大约 一共 总共 共 目前 现在 请问 问 知道 叫 叫做 名字 名称
+    情况 方面 具体 主要 哪些方面 啥样 到底 究竟 是否 有没有 是不是
+    """.split()
+)
+_WORD = re.compile(r"[\w\u4e00-\u9fff]")
+
+
+def tokenize(text: str) -> list[str]:
+    """Normalised jieba search-mode tokens without stopwords or punctuation."""
+    return [
+        tok
+        for tok in jieba.cut_for_search(normalize_chars(text))
+        if tok.strip() and _WORD.search(tok) and tok not in STOPWORDS
+    ]
+
+
+def initialize() -> None:
+    """Load jieba's dictionary now rather than on the first question."""
+    jieba.initialize()

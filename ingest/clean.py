@@ -1,0 +1,216 @@
+"""Undo PDF-to-text damage while remembering, for every clean character, where it was in the raw file.
+
+Two levels:
+- `clean_inline` normalises a raw span that holds running text: joins lines broken mid-sentence
+  (also across blank lines), drops whitespace between CJK characters, rejoins Latin words hyphenated
+  over a line break and collapses lines whose every run is doubled (`国金中心国金中心`).
+- `clean_document` finds the layout: photo credits and captions (dropped), headings and vertical
+  one-character lines (kept as blocks of their own) and running text, and cleans each block inline.
+
+Cleaning a raw slice that holds one sentence gives back exactly that sentence's clean text.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+TERMINALS = "。！？!?；;…"
+CLOSERS = "”’」』）)】》\"'"
+_CAPTION = re.compile(
+    r"摄\s*[/／]|[/／]\s*摄|摄影\s*[:：]|图片除署名外|图片来源|^图为|(效果|示意|鸟瞰)图$|\s摄$"
+)
+_HEADING_MAX_CHARS = 70
+
+
+@dataclass(frozen=True)
+class Block:
+    """A run of clean text with the raw offset of each of its characters."""
+
+    text: str
+    offsets: tuple[int, ...]
+    kind: str  # "text" or "heading"
+
+
+def _is_ascii_alnum(ch: str) -> bool:
+    return ch.isascii() and ch.isalnum()
+
+
+def undouble(line: str) -> list[int] | None:
+    """Indices to keep when every run of `line` is printed twice (`江北区江北区““五社联动五社联动””`).
+
+    Returns None for an ordinary line. Whitespace between runs passes through once.
+    """
+    keep: list[int] = []
+    i, n, pairs = 0, len(line), 0
+    while i < n:
+        if line[i].isspace():
+            keep.append(i)
+            i += 1
+            continue
+        for k in range(1, (n - i) // 2 + 1):
+            run = line[i : i + k]
+            if any(c.isspace() for c in run):
+                return None
+            if run == line[i + k : i + 2 * k]:
+                keep.extend(range(i, i + k))
+                i += 2 * k
+                pairs += 1
+                break
+        else:
+            return None
+    visible = sum(1 for j in keep if not line[j].isspace())
+    return keep if pairs >= 1 and visible >= 2 else None
+
+
+def _line_chars(raw: str, start: int, end: int) -> list[int]:
+    """Raw positions of the characters of raw[start:end] (one line) after undoubling."""
+    kept = undouble(raw[start:end])
+    return [start + j for j in kept] if kept is not None else list(range(start, end))
+
+
+def clean_inline(raw: str, start: int = 0, end: int | None = None) -> tuple[str, list[int]]:
+    """Clean raw[start:end] as running text; returns (text, raw offset of each character)."""
+    end = len(raw) if end is None else end
+    positions: list[int] = []
+    line_start = start
+    while line_start <= end:
+        nl = raw.find("\n", line_start, end)
+        line_end = end if nl == -1 else nl
+        positions.extend(_line_chars(raw, line_start, line_end))
+        if nl == -1:
+            break
+        positions.append(nl)
+        line_start = nl + 1
+
+    out: list[str] = []
+    offsets: list[int] = []
+    i = 0
+    while i < len(positions):
+        ch = raw[positions[i]]
+        if not ch.isspace():
+            out.append(ch)
+            offsets.append(positions[i])
+            i += 1
+            continue
+        j = i
+        while j < len(positions) and raw[positions[j]].isspace():
+            j += 1
+        if out and j < len(positions):
+            before, after = out[-1], raw[positions[j]]
+            broken = any(raw[positions[k]] == "\n" for k in range(i, j))
+            hyphenated = (
+                broken and before == "-" and len(out) > 1 and out[-2].isascii()
+                and out[-2].isalpha() and after.isascii() and after.islower()
+            )
+            if hyphenated:
+                out.pop()
+                offsets.pop()
+            elif _is_ascii_alnum(before) and _is_ascii_alnum(after):
+                if not (broken and before.isdigit() and after.isdigit()):
+                    out.append(" ")
+                    offsets.append(positions[i])
+        i = j
+    return "".join(out), offsets
+
+
+def clean_text(raw: str) -> str:
+    """Inline-clean a raw slice (used to check quotes against their raw spans)."""
+    return clean_inline(raw)[0]
+
+
+def _ends_sentence(text: str) -> bool:
+    stripped = text.rstrip().rstrip(CLOSERS)
+    return bool(stripped) and stripped[-1] in TERMINALS
+
+
+def clean_document(raw: str) -> list[Block]:
+    """Split a raw document into clean blocks; captions and photo credits are dropped."""
+    spans: list[tuple[int, int]] = []
+    pos = 0
+    for line in raw.split("\n"):
+        spans.append((pos, pos + len(line)))
+        pos += len(line) + 1
+    shown = [_shown(raw, s, e) for s, e in spans]
+    kinds = _classify(shown)
+
+    blocks: list[Block] = []
+    run: list[int] = []  # line indices of the current text block
+
+    def flush() -> None:
+        if run:
+            _add_block(blocks, raw, spans[run[0]][0], spans[run[-1]][1], "text")
+            run.clear()
+
+    i = 0
+    while i < len(spans):
+        kind = kinds[i]
+        if kind == "text":
+            run.append(i)
+        elif kind in ("caption", "heading", "vertical"):
+            flush()
+            j = i
+            if kind == "vertical":
+                while j + 1 < len(spans) and kinds[j + 1] == "vertical":
+                    j += 1
+            if kind != "caption":
+                _add_block(blocks, raw, spans[i][0], spans[j][1], "heading")
+            i = j
+        i += 1
+    flush()
+    return blocks
+
+
+def _shown(raw: str, start: int, end: int) -> str:
+    return "".join(raw[p] for p in _line_chars(raw, start, end)).strip()
+
+
+def _classify(shown: list[str]) -> list[str]:
+    """Label each line blank, caption, vertical, heading or text."""
+    kinds = ["blank" if not s else "text" for s in shown]
+    for i, s in enumerate(shown):
+        if s and _CAPTION.search(s):
+            kinds[i] = "caption"
+    # Vertical text: three or more consecutive one-character lines.
+    i = 0
+    while i < len(shown):
+        j = i
+        while j < len(shown) and kinds[j] == "text" and len(shown[j].replace(" ", "")) == 1:
+            j += 1
+        if j - i >= 3:
+            kinds[i:j] = ["vertical"] * (j - i)
+        i = max(j, i + 1)
+    closed = True  # the text before this line ended a sentence (or there is none)
+    for i, s in enumerate(shown):
+        if kinds[i] in ("blank", "caption"):
+            continue
+        if kinds[i] == "vertical":
+            closed = True
+            continue
+        if closed and _is_heading(shown, kinds, i):
+            kinds[i] = "heading"
+            closed = True
+        else:
+            closed = _ends_sentence(s)
+    return kinds
+
+
+def _is_heading(shown: list[str], kinds: list[str], i: int) -> bool:
+    """A short line standing apart, after a finished sentence, much shorter than its column."""
+    line = shown[i]
+    if _ends_sentence(line) or "，" in line or len(line) > _HEADING_MAX_CHARS:
+        return False
+    blank_before = i == 0 or kinds[i - 1] in ("blank", "caption")
+    blank_after = i + 1 >= len(shown) or kinds[i + 1] in ("blank", "caption")
+    if not (blank_before or blank_after):
+        return False
+    before = [s for s, k in zip(shown[:i], kinds[:i]) if k == "text"][-3:]
+    after = [s for s, k in zip(shown[i + 1 :], kinds[i + 1 :]) if k == "text"][:3]
+    column = max((len(s) for s in before + after), default=0)
+    return len(line) < 0.5 * column or column == 0
+
+
+def _add_block(blocks: list[Block], raw: str, start: int, end: int, kind: str) -> None:
+    text, offsets = clean_inline(raw, start, end)
+    if text:
+        blocks.append(Block(text, tuple(offsets), kind))

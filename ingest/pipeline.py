@@ -1,0 +1,48 @@
+"""Read a corpus folder into passages, listing every file that had to be skipped."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from tqdm import tqdm
+
+from ingest.clean import clean_document
+from ingest.passage import Passage
+from ingest.reader import SUPPORTED_SUFFIXES, SourceText, UnreadableFile, read_source
+from ingest.split import DEFAULT_PASSAGE_CHARS, split_passages
+
+
+@dataclass
+class IngestReport:
+    passages: list[Passage] = field(default_factory=list)
+    sources: dict[str, SourceText] = field(default_factory=dict)
+    skipped: dict[str, str] = field(default_factory=dict)  # file name -> reason
+
+
+def list_corpus(corpus_dir: Path) -> list[Path]:
+    if not corpus_dir.is_dir():
+        raise FileNotFoundError(f"corpus folder not found: {corpus_dir}")
+    return sorted(
+        p for p in corpus_dir.iterdir() if p.suffix.lower() in SUPPORTED_SUFFIXES and not p.name.startswith(".")
+    )
+
+
+def ingest_corpus(
+    corpus_dir: Path, max_chars: int = DEFAULT_PASSAGE_CHARS, progress: bool = False
+) -> IngestReport:
+    """Read, clean and split every .txt/.md file of `corpus_dir`; unreadable files are skipped."""
+    report = IngestReport()
+    for path in tqdm(list_corpus(corpus_dir), desc="Ingest", unit="file", disable=not progress):
+        try:
+            source = read_source(path)
+        except UnreadableFile as exc:
+            report.skipped[path.name] = str(exc)
+            continue
+        passages = split_passages(source.name, source.text, clean_document(source.text), max_chars)
+        if not passages:
+            report.skipped[path.name] = "no text left after cleaning"
+            continue
+        report.sources[source.name] = source
+        report.passages.extend(passages)
+    return report

@@ -1,0 +1,97 @@
+"""Read a text file whatever its encoding, or say clearly why it cannot be read."""
+
+from __future__ import annotations
+
+import hashlib
+import unicodedata
+from dataclasses import dataclass
+from pathlib import Path
+
+SUPPORTED_SUFFIXES = (".txt", ".md")
+MAX_FILE_BYTES = 50 * 1024 * 1024
+
+_BOMS = (
+    (b"\xef\xbb\xbf", "utf-8-sig"),
+    (b"\xff\xfe\x00\x00", "utf-32"),
+    (b"\x00\x00\xfe\xff", "utf-32"),
+    (b"\xff\xfe", "utf-16"),
+    (b"\xfe\xff", "utf-16"),
+)
+
+
+class UnreadableFile(Exception):
+    """A file that is skipped; the message says why."""
+
+
+@dataclass(frozen=True)
+class SourceText:
+    name: str
+    text: str
+    encoding: str
+    sha256: str
+
+
+def read_source(path: Path) -> SourceText:
+    """Decode `path` (UTF-8 with or without BOM, UTF-16/32 with BOM or plain UTF-16, GB18030)."""
+    try:
+        data = path.read_bytes()
+    except FileNotFoundError as exc:
+        raise UnreadableFile("file vanished before it could be read") from exc
+    except OSError as exc:
+        raise UnreadableFile(f"cannot be read: {exc.strerror or exc}") from exc
+    if not data.strip():
+        raise UnreadableFile("empty file")
+    if len(data) > MAX_FILE_BYTES:
+        raise UnreadableFile(f"too large ({len(data)} bytes, limit {MAX_FILE_BYTES})")
+    text, encoding = decode_bytes(data)
+    return SourceText(path.name, text, encoding, hashlib.sha256(data).hexdigest())
+
+
+def decode_bytes(data: bytes) -> tuple[str, str]:
+    """Return (text, encoding name) or raise UnreadableFile."""
+    for bom, encoding in _BOMS:
+        if data.startswith(bom):
+            return _strict(data, encoding), encoding
+    for encoding in ("utf-8", *_utf16_guess(data), "gb18030"):
+        if encoding != "utf-8" and not encoding.startswith("utf-16") and b"\x00" in data:
+            raise UnreadableFile("binary file (contains NUL bytes)")
+        try:
+            text = data.decode(encoding)
+        except UnicodeDecodeError:
+            continue
+        if _looks_like_text(text):
+            return text, encoding
+    raise UnreadableFile("not text in UTF-8, UTF-16 or GB18030 (binary or unknown encoding)")
+
+
+def _strict(data: bytes, encoding: str) -> str:
+    try:
+        text = data.decode(encoding)
+    except UnicodeDecodeError as exc:
+        raise UnreadableFile(f"invalid {encoding}: {exc.reason} at byte {exc.start}") from exc
+    if not _looks_like_text(text):
+        raise UnreadableFile(f"decodes as {encoding} but is not text")
+    return text
+
+
+def _utf16_guess(data: bytes) -> list[str]:
+    """UTF-16 without a BOM shows NUL bytes in every other position for ASCII-heavy text."""
+    even, odd = data[0::2], data[1::2]
+    if odd.count(0) > len(odd) * 0.3 and even.count(0) < len(even) * 0.05:
+        return ["utf-16-le"]
+    if even.count(0) > len(even) * 0.3 and odd.count(0) < len(odd) * 0.05:
+        return ["utf-16-be"]
+    return []
+
+
+def _looks_like_text(text: str) -> bool:
+    """Reject decodings full of control or unassigned characters."""
+    if not text.strip():
+        return False
+    sample = text[:100_000]
+    bad = sum(
+        1
+        for ch in sample
+        if (unicodedata.category(ch) in ("Cc", "Cn", "Co", "Cs") and ch not in "\n\r\t\f\v")
+    )
+    return bad <= len(sample) * 0.01
