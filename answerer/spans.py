@@ -7,7 +7,7 @@ from collections.abc import Iterable
 
 import jieba.posseg as pseg
 
-from answerer.question import AnswerType, Question, term_credit
+from answerer.question import AnswerType, Question
 from ingest.normalize import normalize_chars
 
 _CN_NUM = "零一二三四五六七八九十百千万两"

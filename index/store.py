@@ -29,12 +29,12 @@ from typing import Any
 import numpy as np
 from tqdm import tqdm
 
-from index.bm25 import B, K1, METHOD, BM25Index
+from index.bm25 import K1, METHOD, B, BM25Index
 from index.dense import DenseIndex
 from index.embedders import Embedder, build_embedder, load_embedder
 from index.tokenize import TOKENIZER_NAME, tokenize
 from ingest import Passage, ingest_corpus
-from ingest.reader import read_source, UnreadableFile
+from ingest.reader import UnreadableFile, read_source
 
 FORMAT_VERSION = 1
 MANIFEST = "manifest.json"

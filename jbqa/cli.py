@@ -1,0 +1,166 @@
+"""The `jbqa` command: a thin layer that parses arguments and calls the stage libraries."""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+import click
+
+from jbqa import __version__
+from jbqa.config import BUNDLED_CORPUS, default_embedder, default_index_dir
+
+if TYPE_CHECKING:
+    from index.store import LoadedIndex
+
+INDEX_HELP = "Index folder (default: $JBQA_INDEX or ~/.cache/jbqa/index)."
+
+
+def _warn(message: str) -> None:
+    click.secho(message, fg="yellow", err=True)
+
+
+def _announce_embedder(index: LoadedIndex) -> None:
+    info = index.manifest["embedder"]
+    if info.get("fallback_reason"):
+        _warn(f"WARNING: offline embedder in use, not a sentence-transformers model: {info['fallback_reason']}")
+
+
+def _build(corpus: Path, index_dir: Path, embedder: str) -> LoadedIndex:
+    from index.embedders import EmbedderUnavailable
+    from index.store import IndexUnusable, build_index
+
+    click.echo(f"Building index of {corpus} into {index_dir} (embedder: {embedder}) ...", err=True)
+    try:
+        index = build_index(corpus, index_dir, embedder, progress=True)
+    except (EmbedderUnavailable, IndexUnusable, FileNotFoundError) as exc:
+        raise click.ClickException(str(exc)) from exc
+    for name, reason in index.manifest["corpus"]["skipped"].items():
+        _warn(f"skipped {name}: {reason}")
+    _announce_embedder(index)
+    return index
+
+
+def open_index(index_dir: Path | None, embedder: str | None = None) -> LoadedIndex:
+    """Load an index; the default one is built from the bundled corpus on first use."""
+    from index.store import IndexUnusable, check_corpus, index_exists, load_index
+
+    is_default = index_dir is None
+    index_dir = index_dir or default_index_dir()
+    if is_default and not index_exists(index_dir):
+        return _build(BUNDLED_CORPUS, index_dir, embedder or default_embedder())
+    try:
+        index = load_index(index_dir)
+        if is_default:
+            check_corpus(index, BUNDLED_CORPUS)
+    except IndexUnusable as exc:
+        raise click.ClickException(str(exc)) from exc
+    _announce_embedder(index)
+    return index
+
+
+@click.group()
+@click.version_option(__version__, prog_name="jbqa")
+def main() -> None:
+    """Ask questions of Chinese documents; answers are quotes with their source file and lines."""
+
+
+@main.command()
+@click.option("--corpus", type=click.Path(file_okay=False, path_type=Path), default=BUNDLED_CORPUS,
+              show_default="the bundled corpus", help="Folder of .txt/.md files.")
+@click.option("--index", "index_dir", type=click.Path(path_type=Path), default=None, help=INDEX_HELP)
+@click.option("--embedder", default=None,
+              help="'auto' (default model, else offline), 'offline', or a sentence-transformers name or local path.")
+def build(corpus: Path, index_dir: Path | None, embedder: str | None) -> None:
+    """Ingest a corpus and build the index."""
+    index = _build(corpus, index_dir or default_index_dir(), embedder or default_embedder())
+    m = index.manifest
+    click.echo(
+        f"Indexed {m['passage_count']} passages from {len(m['corpus']['files'])} files in {m['build_seconds']} s; "
+        f"embedder {index.embedder_label} ({m['embedder']['dim']}-d), FAISS {m['faiss']['factory']} -> {index.directory}"
+    )
+
+
+@main.command()
+@click.argument("question")
+@click.option("--index", "index_dir", type=click.Path(path_type=Path), default=None, help=INDEX_HELP)
+@click.option("--top", type=click.IntRange(1, 20), default=3, show_default=True, help="How many quotes to return.")
+@click.option("--json", "as_json", is_flag=True, help="Print the answer as JSON.")
+def ask(question: str, index_dir: Path | None, top: int, as_json: bool) -> None:
+    """Answer QUESTION with quotes from the corpus."""
+    from answerer import Answerer, QuestionError
+
+    answerer = Answerer(open_index(index_dir))
+    try:
+        result = answerer.ask(question, top=top)
+    except QuestionError as exc:
+        raise click.ClickException(str(exc)) from exc
+    if as_json:
+        click.echo(json.dumps(result.to_dict(), ensure_ascii=False, indent=2))
+        return
+    if result.abstained:
+        click.echo("抱歉，资料中没有找到能回答这个问题的内容。")
+        return
+    if result.conflicting:
+        click.echo("注意：不同来源给出的数字不同，请分别核对。")
+    for i, a in enumerate(result.answers, start=1):
+        shown = a.quote if a.answer is None else a.quote.replace(a.answer, click.style(a.answer, bold=True), 1)
+        click.echo(f"{i}. {shown}")
+        click.echo(f"   — {a.source}, lines {a.line_start}-{a.line_end} (score {a.score:.2f})")
+
+
+@main.command(name="eval")
+@click.option("--gold", type=click.Path(dir_okay=False, exists=True, path_type=Path), default=None,
+              help="Gold questions (JSONL); default: the bundled eval/gold.jsonl.")
+@click.option("--index", "index_dir", type=click.Path(path_type=Path), default=None, help=INDEX_HELP)
+@click.option("--json", "as_json", is_flag=True, help="Print the report as one JSON object.")
+@click.option("--calibrate", is_flag=True, help="Also print the abstention threshold that fits this gold set best.")
+def eval_command(gold: Path | None, index_dir: Path | None, as_json: bool, calibrate: bool) -> None:
+    """Run a gold question set and print the metrics."""
+    from answerer import Answerer
+    from eval.run import DEFAULT_GOLD, format_table, load_gold, report, run_questions
+    from eval.run import calibrate as fit_threshold
+
+    answerer = Answerer(open_index(index_dir))
+    try:
+        items = load_gold(gold or DEFAULT_GOLD)
+    except ValueError as exc:
+        raise click.ClickException(str(exc)) from exc
+    outcomes = run_questions(answerer, items)
+    result = report(outcomes, answerer.index.embedder_label)
+    if calibrate:
+        answerer.threshold = 0.0
+        threshold, accuracy = fit_threshold(run_questions(answerer, items))
+        result["calibrated_threshold"] = {"threshold": threshold, "abstain_accuracy": round(accuracy, 4)}
+    click.echo(json.dumps(result, ensure_ascii=False, indent=2) if as_json else format_table(result))
+
+
+@main.command()
+@click.option("--index", "index_dir", type=click.Path(path_type=Path), default=None, help=INDEX_HELP)
+@click.option("--host", default="127.0.0.1", show_default=True)
+@click.option("--port", type=click.IntRange(0, 65535), default=8000, show_default=True)
+def serve(index_dir: Path | None, host: str, port: int) -> None:
+    """Serve the web chat page and the JSON API with uvicorn."""
+    from server.main import run
+
+    index = open_index(index_dir)
+    click.echo(f"Serving on http://{host}:{port} with {len(index.passages)} passages, embedder {index.embedder_label}", err=True)
+    run(index, host=host, port=port)
+
+
+@main.command()
+@click.option("--output", type=click.Path(dir_okay=False, path_type=Path), default=None,
+              help="Also write the full report as JSON to this file.")
+@click.option("--scale", type=click.IntRange(0), default=0, show_default=True,
+              help="Also build a synthetic corpus of about this many passages and measure it (e.g. 100000).")
+def bench(output: Path | None, scale: int) -> None:
+    """Benchmark build and ask speed against a plain jieba + bm25s peer."""
+    from eval.bench import run_benchmark
+
+    run_benchmark(output=output, scale=scale)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,21 @@
+"""Defaults, each overridable by an environment variable."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+BUNDLED_CORPUS = Path(__file__).with_name("corpus")
+
+
+def default_index_dir() -> Path:
+    """JBQA_INDEX, else ~/.cache/jbqa/index (XDG_CACHE_HOME respected)."""
+    if os.environ.get("JBQA_INDEX"):
+        return Path(os.environ["JBQA_INDEX"]).expanduser()
+    cache = Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache")
+    return cache / "jbqa" / "index"
+
+
+def default_embedder() -> str:
+    """JBQA_EMBEDDER, else "auto": the default multilingual model, or the offline embedder if it cannot load."""
+    return os.environ.get("JBQA_EMBEDDER", "auto")
