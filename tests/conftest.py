@@ -1,0 +1,32 @@
+"""Shared fixtures: one offline index of the bundled corpus per test session."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from answerer import Answerer
+from index.store import LoadedIndex, build_index
+from jbqa.config import BUNDLED_CORPUS
+
+REPO = Path(__file__).resolve().parent.parent
+GOLD = REPO / "eval" / "gold.jsonl"
+
+
+@pytest.fixture(scope="session")
+def offline_index(tmp_path_factory: pytest.TempPathFactory) -> LoadedIndex:
+    """The bundled corpus indexed with the offline embedder (built once, read-only for tests)."""
+    return build_index(BUNDLED_CORPUS, tmp_path_factory.mktemp("index") / "index", "offline")
+
+
+@pytest.fixture(scope="session")
+def answerer(offline_index: LoadedIndex) -> Answerer:
+    return Answerer(offline_index)
+
+
+@pytest.fixture(autouse=True)
+def _isolated_home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Never touch the user's default index; never reach for a model hub."""
+    monkeypatch.setenv("JBQA_INDEX", str(tmp_path / "default-index"))
+    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
