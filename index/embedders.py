@@ -212,7 +212,12 @@ def _in_local_cache(name: str) -> bool:
 def _hub_unreachable() -> str | None:
     from huggingface_hub import constants
 
-    if constants.HF_HUB_OFFLINE or os.environ.get("TRANSFORMERS_OFFLINE") == "1":
+    switched_off = ("1", "true", "yes", "on")
+    if (
+        constants.HF_HUB_OFFLINE
+        or os.environ.get("HF_HUB_OFFLINE", "").lower() in switched_off
+        or os.environ.get("TRANSFORMERS_OFFLINE", "").lower() in switched_off
+    ):
         return "the model hub is switched off (HF_HUB_OFFLINE)"
     url = urlparse(constants.ENDPOINT)
     port = url.port or (443 if url.scheme == "https" else 80)
