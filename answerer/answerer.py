@@ -7,6 +7,7 @@ from typing import Any
 
 from answerer.question import AnswerType, Question, analyse, term_credit
 from answerer.spans import find_span
+from answerer.terms import TermStats
 from index.retriever import hybrid_search
 from index.store import LoadedIndex
 from ingest.clean import clean_inline
@@ -17,7 +18,7 @@ from ingest.passage import Passage, Sentence
 DEFAULT_THRESHOLD = 0.5
 DEFAULT_TOP = 3
 MAX_TOP = 20
-PASSAGES_PER_QUESTION = 8
+PASSAGES_PER_QUESTION = 12
 CONFLICT_MARGIN = 0.8  # answers within this share of the best score are shown side by side
 
 
@@ -69,6 +70,30 @@ class _Candidate:
     support: float  # how much of the question the sentence and its neighbours cover
 
 
+def compactness(question: Question, text: str) -> float:
+    """How tightly the matched question words sit together in `text` (1 = side by side)."""
+    spots = {t.text: _find_all(text, t.text) for t in question.terms}
+    spots = {term: found for term, found in spots.items() if found}
+    if len(spots) < 2:
+        return 1.0 if spots else 0.0
+    anchor = max(spots, key=lambda term: next(t.weight for t in question.terms if t.text == term))
+    best = 0.0
+    for a in spots[anchor]:
+        starts = [min(found, key=lambda p: abs(p - a)) for found in spots.values()]
+        ends = [p + len(term) for p, term in zip(starts, spots, strict=True)]
+        width = max(ends) - min(starts)
+        best = max(best, min(1.0, sum(len(term) for term in spots) / width))
+    return best
+
+
+def _find_all(text: str, term: str) -> list[int]:
+    found, start = [], text.find(term)
+    while start != -1:
+        found.append(start)
+        start = text.find(term, start + 1)
+    return found
+
+
 def coverage(question: Question, text: str) -> float:
     total = sum(t.weight for t in question.terms)
     if total <= 0:
@@ -81,12 +106,13 @@ class Answerer:
         self.index = index
         self.threshold = threshold
         self._normalized = [normalize_chars(p.text) for p in index.passages]
+        self.terms = TermStats(self._normalized)
 
     def ask(self, question: str, top: int = DEFAULT_TOP) -> AskResult:
         """Answer `question` with up to `top` quotes; raises QuestionError for empty/oversized input."""
         if not 1 <= top <= MAX_TOP:
             raise ValueError(f"top must be between 1 and {MAX_TOP}, got {top}")
-        q = analyse(question, self.index.bm25.idf)
+        q = analyse(question, self.terms)
         label = self.index.embedder_label
         if not q.terms:
             return AskResult(q.text, True, label)
@@ -110,12 +136,14 @@ class Answerer:
             retrieval = 1.0 / (1 + rank)
             sentences = passage.sentences
             for j, s in enumerate(sentences):
-                own = coverage(q, norm[s.start : s.end])
+                own_text = norm[s.start : s.end]
+                own = coverage(q, own_text)
                 window = norm[sentences[max(0, j - 1)].start : sentences[min(len(sentences) - 1, j + 1)].end]
                 support = coverage(q, window)
                 typed = _type_match(q, passage.text[s.start : s.end])
                 short = 0.15 if s.end - s.start < 12 else 0.0
-                score = 0.55 * own + 0.2 * support + 0.1 * retrieval + 0.15 * typed - short
+                tight = compactness(q, own_text)
+                score = 0.5 * own + 0.15 * support + 0.1 * retrieval + 0.15 * typed + 0.1 * tight * own - short
                 candidates.append(_Candidate(passage, s, score, support))
         candidates.sort(key=lambda c: -c.score)
         return candidates

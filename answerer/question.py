@@ -8,6 +8,7 @@ from enum import Enum
 
 import jieba
 
+from answerer.terms import TermStats
 from index.tokenize import STOPWORDS
 from ingest.normalize import normalize_chars
 
@@ -118,24 +119,34 @@ def unit_hint(normalized: str) -> str | None:
 _WORDISH = re.compile(r"[\w\u4e00-\u9fff]")
 
 
-def content_terms(normalized: str, idf) -> tuple[Term, ...]:  # type: ignore[no-untyped-def]
+_ASPECT = re.compile(r"(?<=.)[了过着]$")
+_COUNTED = re.compile(r"^(?:[一二两三四五六七八九十百千万几多]+[个座家项所名位条种类大批次]?|\d+[个座家项所名位条种类批次])$")
+
+
+def content_terms(normalized: str, stats: TermStats) -> tuple[Term, ...]:
     """Content words of the question (jieba precise mode), weighted by corpus idf.
 
-    Single characters weigh half: they are often measure words or fragments.
+    Aspect particles are dropped (签了 -> 签). Single characters weigh half, and nothing when the
+    corpus never uses them: they are measure words, particles or fragments. A longer word the corpus
+    never uses keeps its full (highest) weight: it is what makes a question unanswerable.
     """
     seen: dict[str, float] = {}
     for tok in jieba.lcut(normalized):
-        tok = tok.strip()
-        if not tok or tok in STOPWORDS or not _WORDISH.search(tok) or tok in seen:
+        tok = _ASPECT.sub("", tok.strip())
+        if not tok or tok in STOPWORDS or not _WORDISH.search(tok) or tok in seen or _COUNTED.match(tok):
             continue
-        weight = idf(tok) * (0.5 if len(tok) == 1 else 1.0)
-        seen[tok] = weight
+        if len(tok) == 1:
+            weight = 0.0 if stats.unseen(tok) else 0.5 * stats.idf(tok)
+        else:
+            weight = stats.idf(tok)
+        if weight > 0:
+            seen[tok] = weight
     return tuple(Term(t, w) for t, w in seen.items())
 
 
-def analyse(text: str, idf) -> Question:  # type: ignore[no-untyped-def]
+def analyse(text: str, stats: TermStats) -> Question:
     normalized = normalize_chars(validate_question(text))
-    return Question(text, normalized, answer_type(normalized), content_terms(normalized, idf), unit_hint(normalized))
+    return Question(text, normalized, answer_type(normalized), content_terms(normalized, stats), unit_hint(normalized))
 
 
 def term_credit(term: str, haystack: str) -> float:

@@ -1,9 +1,8 @@
-"""BM25 over jieba tokens (bm25s), with the document frequency of each term for answer scoring."""
+"""BM25 over jieba tokens (bm25s)."""
 
 from __future__ import annotations
 
 import logging
-import math
 from pathlib import Path
 
 import bm25s
@@ -40,11 +39,6 @@ class BM25Index:
         top = np.argpartition(-scores, k - 1)[:k]
         top = top[np.argsort(-scores[top])]
         return [(int(i), float(scores[i])) for i in top if scores[i] > 0]
-
-    def idf(self, term: str) -> float:
-        """Smoothed inverse document frequency; unseen terms weigh the most."""
-        df = self._df.get(term, 0)
-        return math.log(1 + (self.n_docs - df + 0.5) / (df + 0.5))
 
     def save(self, directory: Path) -> None:
         self.retriever.save(str(directory), show_progress=False)

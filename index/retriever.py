@@ -6,7 +6,7 @@ from dataclasses import dataclass
 
 from index.fusion import reciprocal_rank_fusion
 from index.store import LoadedIndex
-from index.tokenize import tokenize
+from index.tokenize import index_terms
 
 CANDIDATE_DEPTH = 50
 
@@ -21,7 +21,7 @@ class Hit:
 
 def hybrid_search(index: LoadedIndex, question: str, k: int = 8, depth: int = CANDIDATE_DEPTH) -> list[Hit]:
     """Top-k passages for `question`, each with its rank in either list (1-based, None if absent)."""
-    sparse = [doc for doc, _ in index.bm25.search(tokenize(question), depth)]
+    sparse = [doc for doc, _ in index.bm25.search(index_terms(question), depth)]
     _, ids = index.dense.search(index.embedder.encode_queries([question]), depth)
     dense = [int(i) for i in ids[0] if i >= 0]
     sparse_rank = {doc: r for r, doc in enumerate(sparse, start=1)}

@@ -32,7 +32,7 @@ from tqdm import tqdm
 from index.bm25 import K1, METHOD, B, BM25Index
 from index.dense import DenseIndex
 from index.embedders import Embedder, build_embedder, load_embedder
-from index.tokenize import TOKENIZER_NAME, tokenize
+from index.tokenize import TOKENIZER_NAME, index_terms
 from ingest import Passage, ingest_corpus
 from ingest.reader import UnreadableFile, read_source
 
@@ -103,7 +103,7 @@ def build_index(
         ]
     )
     dense = DenseIndex.build(vectors, factory)
-    tokens = [tokenize(t) for t in tqdm(texts, desc="Tokenize", unit="passage", disable=not progress)]
+    tokens = [index_terms(t) for t in tqdm(texts, desc="Tokenize", unit="passage", disable=not progress)]
     bm25 = BM25Index.build(tokens, progress=False)
     hashes = {name: src.sha256 for name, src in report.sources.items()}
     manifest = {

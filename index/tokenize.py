@@ -11,7 +11,7 @@ from ingest.normalize import normalize_chars
 
 jieba.setLogLevel(logging.WARNING)
 
-TOKENIZER_NAME = "jieba.cut_for_search(normalize_chars(text)), stopwords+punctuation removed"
+TOKENIZER_NAME = "jieba.cut_for_search(normalize_chars(text)) without stopwords/punctuation, plus CJK character bigrams"
 
 # Function words and question words: they say what is asked, not what to look for.
 STOPWORDS = frozenset(
@@ -20,10 +20,13 @@ STOPWORDS = frozenset(
     这个 那个 这些 那些 之 其 其中 并 而 但 个 些 一 上 下 中 里 吗 呢 吧 啊 呀 么 哪 哪里 哪儿 哪个 哪些
     哪家 哪年 哪一年 哪天 什么 怎么 怎样 怎么样 如何 为何 为什么 多少 几 多 谁 何 何时 何地 何处 时候 啥
     请问 请 告诉 我 我们 你 你们 它 他们 大概 大约 一共 总共 共 目前 现在 请问 问 知道 叫 叫做 名字 名称
-    情况 方面 具体 主要 哪些方面 啥样 到底 究竟 是否 有没有 是不是
+    情况 方面 具体 主要 哪些方面 啥样 到底 究竟 是否 有没有 是不是 比例 占比 比重 多长 多高 多大 多远 多久
+    数量 数字 数据 指 指的是 意思 含义 分别 哪位 哪所 一下 关于 有关 跟 同 给 和 向
+    什么样 怎样的 什么样的 哪样 哪种 哪类 多少钱 几个 几家 几项
     """.split()
 )
 _WORD = re.compile(r"[\w\u4e00-\u9fff]")
+_CJK_RUN = re.compile(r"[\u4e00-\u9fff]{2,}")
 
 
 def tokenize(text: str) -> list[str]:
@@ -33,6 +36,13 @@ def tokenize(text: str) -> list[str]:
         for tok in jieba.cut_for_search(normalize_chars(text))
         if tok.strip() and _WORD.search(tok) and tok not in STOPWORDS
     ]
+
+
+def index_terms(text: str) -> list[str]:
+    """BM25 terms: jieba words plus CJK character bigrams, so that a word jieba segmented
+    differently in the corpus (镇街 inside 12个镇街) is still found."""
+    bigrams = [run[i : i + 2] for run in _CJK_RUN.findall(normalize_chars(text)) for i in range(len(run) - 1)]
+    return tokenize(text) + [b for b in bigrams if b not in STOPWORDS]
 
 
 def initialize() -> None:

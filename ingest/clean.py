@@ -20,7 +20,9 @@ CLOSERS = "”’」』）)】》\"'"
 _CAPTION = re.compile(
     r"摄\s*[/／]|[/／]\s*摄|摄影\s*[:：]|图片除署名外|图片来源|^图为|(效果|示意|鸟瞰)图$|\s摄$"
 )
-_HEADING_MAX_CHARS = 70
+_HEADING_MAX_CHARS = 40
+_TWO_PART_TITLE = re.compile(r"[\u4e00-\u9fff”] +[\u4e00-\u9fff“]")
+_WRAPPED_MEDIAN_MAX = 45  # median line length of a document wrapped at a column width
 
 
 @dataclass(frozen=True)
@@ -180,6 +182,10 @@ def _classify(shown: list[str]) -> list[str]:
         if j - i >= 3:
             kinds[i:j] = ["vertical"] * (j - i)
         i = max(j, i + 1)
+    # Documents whose lines are whole paragraphs (not wrapped at a column width): there a line
+    # that stops without punctuation before a blank line is a heading, whatever its length.
+    lengths = sorted(len(s) for s, k in zip(shown, kinds) if k == "text")
+    unwrapped = bool(lengths) and lengths[len(lengths) // 2] > _WRAPPED_MEDIAN_MAX
     closed = True  # the text before this line ended a sentence (or there is none)
     for i, s in enumerate(shown):
         if kinds[i] in ("blank", "caption"):
@@ -187,7 +193,7 @@ def _classify(shown: list[str]) -> list[str]:
         if kinds[i] == "vertical":
             closed = True
             continue
-        if closed and _is_heading(shown, kinds, i):
+        if closed and _is_heading(shown, kinds, i, unwrapped):
             kinds[i] = "heading"
             closed = True
         else:
@@ -195,19 +201,26 @@ def _classify(shown: list[str]) -> list[str]:
     return kinds
 
 
-def _is_heading(shown: list[str], kinds: list[str], i: int) -> bool:
-    """A short line standing apart, after a finished sentence, much shorter than its column."""
+def _is_heading(shown: list[str], kinds: list[str], i: int, unwrapped: bool) -> bool:
+    """A line standing apart after a finished sentence: any unfinished paragraph line in an
+    unwrapped document, else a short line much shorter than its column."""
     line = shown[i]
-    if _ends_sentence(line) or "，" in line or len(line) > _HEADING_MAX_CHARS:
+    if _ends_sentence(line):
         return False
     blank_before = i == 0 or kinds[i - 1] in ("blank", "caption")
     blank_after = i + 1 >= len(shown) or kinds[i + 1] in ("blank", "caption")
+    if unwrapped:
+        return blank_after
+    if "，" in line or len(line) > _HEADING_MAX_CHARS:
+        return False
     if not (blank_before or blank_after):
         return False
     before = [s for s, k in zip(shown[:i], kinds[:i]) if k == "text"][-3:]
     after = [s for s, k in zip(shown[i + 1 :], kinds[i + 1 :]) if k == "text"][:3]
     column = max((len(s) for s in before + after), default=0)
-    return len(line) < 0.5 * column or column == 0
+    # A title in two parts ("一手好牌用心打 营造金融强磁场") may be nearly as wide as its column.
+    factor = 0.8 if _TWO_PART_TITLE.search(line) else 0.5
+    return len(line) < factor * column or column == 0
 
 
 def _add_block(blocks: list[Block], raw: str, start: int, end: int, kind: str) -> None:
