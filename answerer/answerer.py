@@ -15,7 +15,7 @@ from ingest.normalize import normalize_chars
 from ingest.passage import Passage, Sentence
 
 # Calibrated on eval/gold.jsonl with `jbqa eval --calibrate` (see README, "Abstention").
-DEFAULT_THRESHOLD = 0.5
+DEFAULT_THRESHOLD = 0.33
 DEFAULT_TOP = 3
 MAX_TOP = 20
 PASSAGES_PER_QUESTION = 12
@@ -68,6 +68,7 @@ class _Candidate:
     sentence: Sentence
     score: float
     support: float  # how much of the question the sentence and its neighbours cover
+    window: str  # the sentence with its neighbours (original characters)
 
 
 def compactness(question: Question, text: str) -> float:
@@ -107,6 +108,10 @@ class Answerer:
         self.threshold = threshold
         self._normalized = [normalize_chars(p.text) for p in index.passages]
         self.terms = TermStats(self._normalized)
+        by_source: dict[str, list[str]] = {}
+        for passage, norm in zip(index.passages, self._normalized, strict=True):
+            by_source.setdefault(passage.source, []).append(norm)
+        self._documents = {source: "\n".join(texts) for source, texts in by_source.items()}
 
     def ask(self, question: str, top: int = DEFAULT_TOP) -> AskResult:
         """Answer `question` with up to `top` quotes; raises QuestionError for empty/oversized input."""
@@ -120,7 +125,7 @@ class Answerer:
         if not candidates:
             return AskResult(q.text, True, label)
         best = candidates[0]
-        confidence = 0.7 * best.score + 0.3 * best.support
+        confidence = _confidence(q, best, self._documents[best.passage.source])
         if confidence < self.threshold:
             return AskResult(q.text, True, label, confidence=confidence)
         chosen = self._diversify(candidates, top)
@@ -135,16 +140,21 @@ class Answerer:
             norm = self._normalized[hit.passage]
             retrieval = 1.0 / (1 + rank)
             sentences = passage.sentences
+            # Sentences apart, so that no match straddles two of them (示范区|长江 is no 区长).
+            parts = [norm[s.start : s.end] for s in sentences]
             for j, s in enumerate(sentences):
-                own_text = norm[s.start : s.end]
+                own_text = parts[j]
+                neighbourhood = "\n".join(parts[max(0, j - 1) : j + 2])
                 own = coverage(q, own_text)
-                window = norm[sentences[max(0, j - 1)].start : sentences[min(len(sentences) - 1, j + 1)].end]
-                support = coverage(q, window)
+                support = coverage(q, neighbourhood)
                 typed = _type_match(q, passage.text[s.start : s.end])
                 short = 0.15 if s.end - s.start < 12 else 0.0
                 tight = compactness(q, own_text)
                 score = 0.5 * own + 0.15 * support + 0.1 * retrieval + 0.15 * typed + 0.1 * tight * own - short
-                candidates.append(_Candidate(passage, s, score, support))
+                if _misses_figures(q, self._documents[passage.source]):
+                    score -= 0.2
+                w_start, w_end = sentences[max(0, j - 1)].start, sentences[min(len(sentences) - 1, j + 1)].end
+                candidates.append(_Candidate(passage, s, score, support, passage.text[w_start:w_end]))
         candidates.sort(key=lambda c: -c.score)
         return candidates
 
@@ -203,6 +213,25 @@ class Answerer:
             (a.source, normalize_chars(a.answer)) for a in answers if a.answer and a.score >= CONFLICT_MARGIN * best
         }
         return len({f for _, f in figures}) > 1 and len({s for s, _ in figures}) > 1
+
+
+def _misses_figures(q: Question, normalized_document: str) -> bool:
+    """The question names a figure or year (2019) that the document does not contain."""
+    return any(t.text.isdigit() and t.text not in normalized_document for t in q.terms)
+
+
+def _confidence(q: Question, best: _Candidate, document: str) -> float:
+    """How sure the best sentence answers: the share of the question its neighbourhood covers,
+    cut down when the question is about something the corpus never names, when a figure of the
+    question is missing, or when nothing of the asked type is there."""
+    confidence = best.support
+    if q.unknown_topics:
+        confidence *= 0.5
+    if _misses_figures(q, document):
+        confidence *= 0.3
+    if q.answer_type in (AnswerType.DATE, AnswerType.QUANTITY) and not find_span(q, best.window):
+        confidence *= 0.5
+    return confidence
 
 
 def _type_match(q: Question, sentence: str) -> float:

@@ -7,6 +7,7 @@ from dataclasses import dataclass
 from enum import Enum
 
 import jieba
+import jieba.posseg as pseg
 
 from answerer.terms import TermStats
 from index.tokenize import STOPWORDS
@@ -63,9 +64,11 @@ SYNONYMS = {
     "贷款": ("存贷款",),
     "上市企业": ("上市公司", "上市"),
     "开张": ("开业",),
+    "拿到": ("获得", "摘得", "获评", "荣获", "首夺"),
+    "获得": ("摘得", "获评", "荣获", "首夺"),
     "开门": ("开业", "开馆", "开门迎客"),
     "成立": ("揭牌", "成立"),
-    "建成": ("建设", "落成"),
+    "建成": ("落成",),
     "总投资": ("投资",),
     "投资": ("总投资",),
 }
@@ -84,6 +87,7 @@ class Question:
     answer_type: AnswerType
     terms: tuple[Term, ...]
     unit_hint: str | None
+    unknown_topics: tuple[str, ...] = ()  # nouns the question is about that the corpus never uses
 
 
 def validate_question(text: object) -> str:
@@ -116,6 +120,16 @@ def unit_hint(normalized: str) -> str | None:
     return unit[0] if unit else None
 
 
+_LATIN_DIGIT_RUN = re.compile(r"[a-z]+|\d+")
+
+
+def _split_latin_digits(token: str) -> list[str]:
+    """gdp2023 -> gdp, 2023 (jieba keeps a run of ASCII letters and digits as one token)."""
+    if token.isascii() and token.isalnum():
+        return _LATIN_DIGIT_RUN.findall(token)
+    return [token]
+
+
 _WORDISH = re.compile(r"[\w\u4e00-\u9fff]")
 
 
@@ -131,9 +145,8 @@ def content_terms(normalized: str, stats: TermStats) -> tuple[Term, ...]:
     never uses keeps its full (highest) weight: it is what makes a question unanswerable.
     """
     seen: dict[str, float] = {}
-    for tok in jieba.lcut(normalized):
-        tok = _ASPECT.sub("", tok.strip())
-        if not tok or tok in STOPWORDS or not _WORDISH.search(tok) or tok in seen or _COUNTED.match(tok):
+    for tok in _words(normalized, stats):
+        if tok in seen:
             continue
         if len(tok) == 1:
             weight = 0.0 if stats.unseen(tok) else 0.5 * stats.idf(tok)
@@ -144,9 +157,71 @@ def content_terms(normalized: str, stats: TermStats) -> tuple[Term, ...]:
     return tuple(Term(t, w) for t, w in seen.items())
 
 
+def _words(normalized: str, stats: TermStats) -> list[str]:
+    """jieba words without stopwords; an unseen piece that is no dictionary word (打夜 cut from
+    打夜经济牌) is a segmentation slip and falls back to its characters."""
+    words = []
+    pieces = (p for tok in jieba.lcut(normalized) for p in _split_latin_digits(tok))
+    for tok in pieces:
+        tok = _ASPECT.sub("", tok.strip())
+        if not tok or tok in STOPWORDS or not _WORDISH.search(tok) or _COUNTED.match(tok):
+            continue
+        if len(tok) > 1 and stats.unseen(tok) and tok not in SYNONYMS and not _is_dictionary_word(tok):
+            words.extend(ch for ch in tok if ch not in STOPWORDS and _WORDISH.search(ch))
+        else:
+            words.append(tok)
+    return words
+
+
+def _is_dictionary_word(tok: str) -> bool:
+    jieba.dt.check_initialized()
+    return bool(jieba.dt.FREQ.get(tok)) or tok.isascii()
+
+
+_WH = re.compile(r"(?:什么|哪个|哪些|哪家|哪一|哪|何种|啥)$")
+
+
+def unknown_topics(normalized: str, stats: TermStats) -> tuple[str, ...]:
+    """Nouns of the question that the corpus never writes (门票 in 公园门票多少钱).
+
+    Nouns in the phrase after a question word only name the kind of answer (什么示范城市称号).
+    """
+    found, in_answer_phrase = [], False
+    for word, flag in pseg.cut(normalized):
+        if _WH.search(word):
+            in_answer_phrase = True
+            continue
+        if flag[:1] in ("u", "p", "d", "x", "c", "y", "e"):
+            in_answer_phrase = False
+        is_topic = (
+            flag.startswith("n") and len(word) > 1 and word not in STOPWORDS and word not in SYNONYMS
+            and _is_dictionary_word(word)
+        )
+        if is_topic and not in_answer_phrase and stats.unseen(word) and not _known_parts(word, stats):
+            found.append(word)
+    return tuple(found)
+
+
+def _known_parts(word: str, stats: TermStats) -> bool:
+    """Most of the word is made of words the corpus uses (进出口额 = 进出口 + 额)."""
+    covered = set()
+    for part in jieba.cut_for_search(word):
+        if len(part) > 1 and part != word and not stats.unseen(part):
+            start = word.find(part)
+            covered.update(range(start, start + len(part)))
+    return len(covered) >= 0.6 * len(word)
+
+
 def analyse(text: str, stats: TermStats) -> Question:
     normalized = normalize_chars(validate_question(text))
-    return Question(text, normalized, answer_type(normalized), content_terms(normalized, stats), unit_hint(normalized))
+    return Question(
+        text,
+        normalized,
+        answer_type(normalized),
+        content_terms(normalized, stats),
+        unit_hint(normalized),
+        unknown_topics(normalized, stats),
+    )
 
 
 def term_credit(term: str, haystack: str) -> float:

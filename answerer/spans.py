@@ -21,7 +21,7 @@ _DATE = re.compile(
     r"(?:\d{4}年(?:\d{1,2}月(?:\d{1,2}日)?|底|初|上半年|下半年|[一二三四]季度)?"
     r"|(?:今年|去年|前年|明年|同年)?(?:\d{1,2}|[一二三四五六七八九十]{1,2})月(?:\d{1,2}日|底|初|中旬|上旬|下旬)?"
     r"|(?:今年|去年|前年|同年)(?:底|初|上半年|下半年|[一二三四]季度|以来)?"
-    r"|[一二三四]季度|日前|近年来|\d{4}年)"
+    r"|[一二三四]季度|\d{4}年)"
 )
 _ORG = re.compile(
     r"[\u4e00-\u9fffA-Za-z0-9·（）()]{2,24}?"
@@ -76,10 +76,29 @@ def _nearest(candidates: Iterable[tuple[int, int, float]], spots: list[int]) -> 
     return best
 
 
-def _quantity_bonus(question: Question, found: str) -> float:
+# What a figure must look like when the question says what it measures.
+_EXPECTED_UNITS = (
+    (re.compile(r"钱|金额|额|收入|总值|投资|税收|增加值|产值|营收|余额|花了|花费|成本|价格"), re.compile(r"元|亿|万(?!人|户|个)")),
+    (re.compile(r"比例|占比|百分|比重"), re.compile(r"[%％]|分之|/|成")),
+    (re.compile(r"面积|多大|占地"), re.compile(r"平方|公顷|亩|亿级|规模")),
+    (re.compile(r"多高|高度"), re.compile(r"米")),
+    (re.compile(r"多长|长度|多远|距离"), re.compile(r"公里|米|天|小时|年")),
+)
+
+
+def expected_unit(question: Question) -> re.Pattern[str] | None:
+    for cue, unit in _EXPECTED_UNITS:
+        if cue.search(question.normalized):
+            return unit
+    return None
+
+
+def _quantity_bonus(question: Question, found: str, expected: re.Pattern[str] | None) -> float:
     bonus = 0.0
     if not re.search(r"\d|[" + _CN_NUM + r"]", found):
         return -9.0
+    if expected and not expected.search(found):
+        return -9.0  # a figure, but not of what is asked (a share where an amount is asked)
     q = question.normalized
     hint = question.unit_hint
     if hint and hint in _UNIT_FAMILY and any(u in found for u in _UNIT_FAMILY[hint]):
@@ -107,10 +126,16 @@ def find_span(question: Question, sentence: str) -> tuple[int, int] | None:
     spots = _positions(question, norm)
     kind = question.answer_type
     if kind is AnswerType.QUANTITY:
-        cands = [(s, e, _quantity_bonus(question, sentence[s:e])) for s, e in _regex_candidates(_QUANTITY, sentence)]
+        expected = expected_unit(question)
+        cands = [
+            (s, e, _quantity_bonus(question, sentence[s:e], expected))
+            for s, e in _regex_candidates(_QUANTITY, sentence)
+        ]
         return _nearest((c for c in cands if c[2] > -9.0), spots)
     if kind is AnswerType.DATE:
         cands = [(s, e, float(bool(re.search(r"\d", sentence[s:e])))) for s, e in _regex_candidates(_DATE, sentence)]
+        if re.search(r"哪一?年|几几年|什么年份", question.normalized):
+            cands = [c for c in cands if re.search(r"\d{4}年|[今去前明同]年", sentence[c[0] : c[1]])]
         return _nearest(cands, spots)
     if kind is AnswerType.PLACE:
         cands = [(m.start(1), m.end(1), 1.0) for m in _PLACE_CUE.finditer(sentence)]
