@@ -38,6 +38,15 @@ ST_KIND = "sentence-transformers"
 HUB_PROBE_SECONDS = 3.0
 
 
+def known_prompts(name_or_path: str) -> dict[str, str] | None:
+    """Prompts of a known model, by hub name or by the name of a local copy's folder."""
+    folder = Path(name_or_path).name
+    for name, prompts in KNOWN_PROMPTS.items():
+        if name_or_path == name or folder == name.split("/")[-1]:
+            return prompts
+    return None
+
+
 class EmbedderUnavailable(RuntimeError):
     """The requested model cannot be loaded here; the message says why and what to do."""
 
@@ -69,7 +78,7 @@ class SentenceTransformerEmbedder:
         from sentence_transformers import SentenceTransformer
 
         self.name = name_or_path
-        prompts = KNOWN_PROMPTS.get(name_or_path)
+        prompts = known_prompts(name_or_path)
         self.model = SentenceTransformer(
             name_or_path, device="cpu", prompts=prompts, local_files_only=local_files_only
         )

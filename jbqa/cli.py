@@ -108,7 +108,8 @@ def ask(question: str, index_dir: Path | None, top: int, as_json: bool) -> None:
     for i, a in enumerate(result.answers, start=1):
         shown = a.quote if a.answer is None else a.quote.replace(a.answer, click.style(a.answer, bold=True), 1)
         click.echo(f"{i}. {shown}")
-        click.echo(f"   — {a.source}, lines {a.line_start}-{a.line_end} (score {a.score:.2f})")
+        lines = f"line {a.line_start}" if a.line_start == a.line_end else f"lines {a.line_start}-{a.line_end}"
+        click.echo(f"   — {a.source}, {lines} (score {a.score:.2f})")
 
 
 @main.command(name="eval")
