@@ -10,7 +10,7 @@ from answerer.spans import find_span
 from answerer.terms import TermStats
 from index.retriever import hybrid_search
 from index.store import LoadedIndex
-from ingest.clean import clean_inline
+from ingest.clean import clean_inline, clean_text
 from ingest.normalize import normalize_chars
 from ingest.passage import Passage, Sentence
 
@@ -180,14 +180,11 @@ class Answerer:
         return chosen
 
     def _answer(self, q: Question, c: _Candidate) -> Answer:
-        s, passage = c.sentence, c.passage
-        quote = passage.sentence_text(s)
+        s, passage = self._quoted_span(q, c.passage, c.sentence)
+        raw = self.index.sources[passage.source]
+        quote, offsets = clean_inline(raw, s.char_start, s.char_end)
         span = find_span(q, quote)
-        a_start = a_end = ac_start = ac_end = None
-        if span:
-            a_start, a_end = span
-            _, offsets = clean_inline(self.index.sources[passage.source], s.char_start, s.char_end)
-            ac_start, ac_end = offsets[a_start], offsets[a_end - 1] + 1
+        a_start, a_end = span if span else (None, None)
         return Answer(
             quote=quote,
             answer=quote[a_start:a_end] if span else None,
@@ -198,11 +195,26 @@ class Answerer:
             line_end=s.line_end,
             char_start=s.char_start,
             char_end=s.char_end,
-            answer_char_start=ac_start,
-            answer_char_end=ac_end,
+            answer_char_start=offsets[a_start] if span else None,
+            answer_char_end=offsets[a_end - 1] + 1 if span else None,
             score=round(c.score, 4),
             passage_id=passage.id,
         )
+
+    def _quoted_span(self, q: Question, passage: Passage, s: Sentence) -> tuple[Sentence, Passage]:
+        """The sentence, or the sentence with the one before it when only that one holds the answer
+        (就在同一天，… after a sentence that gives the date) and the two are contiguous text."""
+        position = passage.sentences.index(s)
+        typed = q.answer_type in (AnswerType.DATE, AnswerType.QUANTITY, AnswerType.PLACE, AnswerType.ENTITY)
+        if not typed or position == 0 or find_span(q, passage.sentence_text(s)):
+            return s, passage
+        before = passage.sentences[position - 1]
+        joined = passage.text[before.start : s.end]
+        raw = self.index.sources[passage.source]
+        if not find_span(q, passage.sentence_text(before)) or clean_text(raw[before.char_start : s.char_end]) != joined:
+            return s, passage
+        merged = Sentence(before.start, s.end, before.char_start, s.char_end, before.line_start, s.line_end)
+        return merged, passage
 
     @staticmethod
     def _conflicting(q: Question, answers: list[Answer]) -> bool:
