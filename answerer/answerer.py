@@ -242,7 +242,7 @@ def _confidence(q: Question, best: _Candidate, document: str) -> float:
     if _misses_figures(q, document):
         confidence *= 0.3
     if q.answer_type in (AnswerType.DATE, AnswerType.QUANTITY) and not find_span(q, best.window):
-        confidence *= 0.5
+        confidence *= 0.35
     return confidence
 
 

@@ -23,6 +23,7 @@ _DATE = re.compile(
     r"|(?:今年|去年|前年|同年)(?:底|初|上半年|下半年|[一二三四]季度|以来)?"
     r"|[一二三四]季度|\d{4}年)"
 )
+_CLOCK = re.compile(r"\d{1,2}[:：]\d{2}|\d{1,2}[点时](?:\d{1,2}分|半)?")
 _ORG = re.compile(
     r"[\u4e00-\u9fffA-Za-z0-9·（）()]{2,24}?"
     r"(?:有限公司|公司|集团|银行|研究院|学院|中心|大学|医院|基金|协会|委员会|局|部|馆|园|港|平台|总部|交易所)"
@@ -48,6 +49,7 @@ _UNIT_FAMILY = {
     "年": "年",
     "天": "天",
 }
+_COUNTED_UNITS = ("家", "个", "项", "所", "名", "人")
 _MONEY_WORDS = ("额", "收入", "总值", "投资", "金额", "税收", "增加值", "规模", "产值", "余额", "钱", "营收")
 _SHARE_WORDS = ("比例", "占比", "增长", "增速", "百分", "幅度", "占全市")
 
@@ -99,6 +101,9 @@ def _quantity_bonus(question: Question, found: str, expected: re.Pattern[str] | 
         return -9.0
     if expected and not expected.search(found):
         return -9.0  # a figure, but not of what is asked (a share where an amount is asked)
+    hint = question.unit_hint
+    if hint in _COUNTED_UNITS and not any(u in found for u in _UNIT_FAMILY[hint]):
+        return -9.0  # 多少家 asks for a number of 家
     q = question.normalized
     hint = question.unit_hint
     if hint and hint in _UNIT_FAMILY and any(u in found for u in _UNIT_FAMILY[hint]):
@@ -134,6 +139,9 @@ def find_span(question: Question, sentence: str) -> tuple[int, int] | None:
         return _nearest((c for c in cands if c[2] > -9.0), spots)
     if kind is AnswerType.DATE:
         cands = [(s, e, float(bool(re.search(r"\d", sentence[s:e])))) for s, e in _regex_candidates(_DATE, sentence)]
+        if re.search(r"几点|几时|什么时间[开关营]|营业时间|开放时间", question.normalized):
+            cands = [c for c in cands if _CLOCK.search(sentence[c[0] : c[1]])]
+            cands += [(m.start(), m.end(), 1.0) for m in _CLOCK.finditer(sentence)]
         if re.search(r"哪一?年|几几年|什么年份", question.normalized):
             cands = [c for c in cands if re.search(r"\d{4}年|[今去前明同]年", sentence[c[0] : c[1]])]
         return _nearest(cands, spots)
