@@ -21,6 +21,7 @@ _CAPTION = re.compile(
     r"摄\s*[/／]|[/／]\s*摄|摄影\s*[:：]|图片除署名外|图片来源|^图为|(效果|示意|鸟瞰)图$|\s摄$"
 )
 _HEADING_MAX_CHARS = 40
+_DOUBLED_LINE_MAX = 400
 _TWO_PART_TITLE = re.compile(r"[\u4e00-\u9fff”] +[\u4e00-\u9fff“]")
 _WRAPPED_MEDIAN_MAX = 45  # median line length of a document wrapped at a column width
 
@@ -41,8 +42,12 @@ def _is_ascii_alnum(ch: str) -> bool:
 def undouble(line: str) -> list[int] | None:
     """Indices to keep when every run of `line` is printed twice (`江北区江北区““五社联动五社联动””`).
 
-    Returns None for an ordinary line. Whitespace between runs passes through once.
+    Returns None for an ordinary line. Whitespace between runs passes through once. Only short
+    lines are examined (doubling comes from overprinted captions and titles), which also keeps
+    this quadratic search cheap on a huge single-line file.
     """
+    if len(line) > _DOUBLED_LINE_MAX:
+        return None
     keep: list[int] = []
     i, n, pairs = 0, len(line), 0
     while i < n:
