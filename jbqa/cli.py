@@ -163,5 +163,16 @@ def bench(output: Path | None, scale: int) -> None:
     run_benchmark(output=output, scale=scale)
 
 
+@main.command()
+@click.option("--url", default="http://127.0.0.1:8000", show_default=True, help="A running `jbqa serve`.")
+@click.option("--clients", type=click.IntRange(1, 200), default=20, show_default=True)
+@click.option("--seconds", type=click.FloatRange(0.1, 600), default=30.0, show_default=True)
+def load(url: str, clients: int, seconds: float) -> None:
+    """Load-test a running server with concurrent clients asking the gold questions."""
+    from eval.load import run_load
+
+    click.echo(json.dumps(run_load(url, clients, seconds).to_dict(), ensure_ascii=False, indent=2))
+
+
 if __name__ == "__main__":
     sys.exit(main())
