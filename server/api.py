@@ -1,0 +1,92 @@
+"""JSON API routes. Plain `def` endpoints: FastAPI runs them in a threadpool, off the event loop."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Depends, HTTPException, Query, Request
+from fastapi.exceptions import RequestValidationError
+
+from answerer import Answerer, QuestionError
+from index.store import LoadedIndex
+from server.schemas import AskRequest, AskResponse, ErrorResponse, HealthResponse, SourceResponse
+from server.sources import LineRangeError, SourceLines
+
+
+def get_index(request: Request) -> LoadedIndex:
+    return request.app.state.index
+
+
+def get_answerer(request: Request) -> Answerer:
+    return request.app.state.answerer
+
+
+def get_sources(request: Request) -> dict[str, SourceLines]:
+    return request.app.state.sources
+
+
+IndexDep = Annotated[LoadedIndex, Depends(get_index)]
+AnswererDep = Annotated[Answerer, Depends(get_answerer)]
+SourcesDep = Annotated[dict[str, SourceLines], Depends(get_sources)]
+
+
+def _errors(*codes: int) -> dict[int | str, dict[str, Any]]:
+    return {code: {"model": ErrorResponse} for code in codes}
+
+
+def _invalid(loc: tuple[str, ...], message: str, value: object) -> RequestValidationError:
+    """A 422 in the same shape as FastAPI's own validation errors."""
+    return RequestValidationError([{"type": "value_error", "loc": loc, "msg": message, "input": value}])
+
+
+router = APIRouter(prefix="/api")
+
+
+@router.post("/ask", tags=["ask"], responses=_errors(400, 413))
+def ask(body: AskRequest, answerer: AnswererDep) -> AskResponse:
+    """Answer a question with quotes from the documents, or abstain."""
+    try:
+        result = answerer.ask(body.question, top=body.top)
+    except QuestionError as exc:  # the schema checks the same rule; kept so no path can end in a 500
+        raise _invalid(("body", "question"), str(exc), body.question) from exc
+    return AskResponse.model_validate(result.to_dict())
+
+
+@router.get("/health", tags=["health"])
+def health(index: IndexDep) -> HealthResponse:
+    """Service status and the index in use."""
+    manifest = index.manifest
+    return HealthResponse(
+        status="ok",
+        embedder=index.embedder_label,
+        embedder_fallback=manifest["embedder"].get("fallback_reason"),
+        passage_count=manifest["passage_count"],
+        built_at=manifest["built_at"],
+        files=sorted(index.sources),
+    )
+
+
+@router.get("/sources/{file}", tags=["sources"], responses=_errors(404))
+def source(
+    file: str,
+    sources: SourcesDep,
+    start: Annotated[int | None, Query(ge=1, description="First line (1-based); default 1.")] = None,
+    end: Annotated[int | None, Query(ge=1, description="Last line (inclusive); default and at most the last.")] = None,
+) -> SourceResponse:
+    """The raw text of an indexed file, whole or a line range, to show a quote in its context."""
+    lines = sources.get(file)  # only the indexed names: nothing is looked up on disk
+    if lines is None:
+        raise HTTPException(404, "not an indexed file")
+    try:
+        part = lines.lines(start, end)
+    except LineRangeError as exc:
+        raise _invalid(("query", exc.field), str(exc), start if exc.field == "start" else end) from exc
+    return SourceResponse(
+        file=file,
+        line_start=part.line_start,
+        line_end=part.line_end,
+        total_lines=lines.total_lines,
+        char_start=part.char_start,
+        char_end=part.char_end,
+        text=part.text,
+    )

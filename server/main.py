@@ -1,0 +1,69 @@
+"""The web app: JSON API under /api, the chat page at /, its assets under /static."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from pathlib import Path
+
+import uvicorn
+from fastapi import FastAPI, Request
+from fastapi.concurrency import run_in_threadpool
+from fastapi.responses import FileResponse, JSONResponse
+from fastapi.staticfiles import StaticFiles
+
+from answerer import Answerer
+from index.store import LoadedIndex
+from jbqa import __version__
+from server import api
+from server.config import Settings
+from server.middleware import BodySizeLimit, SecurityHeaders
+from server.sources import SourceLines
+
+STATIC = Path(__file__).with_name("static")
+WARM_UP_QUESTION = "江北区"
+
+
+@asynccontextmanager
+async def _lifespan(app: FastAPI) -> AsyncIterator[None]:
+    # One question before the first visitor loads the tokenizer's dictionaries.
+    await run_in_threadpool(app.state.answerer.ask, WARM_UP_QUESTION)
+    yield
+
+
+async def _internal_error(request: Request, exc: Exception) -> JSONResponse:
+    # The server still logs the exception; the client gets no stack trace.
+    return JSONResponse({"detail": "internal server error"}, status_code=500)
+
+
+def create_app(index: LoadedIndex, settings: Settings | None = None) -> FastAPI:
+    """The app over an index loaded once by the caller; it is shared by all requests."""
+    settings = settings or Settings()
+    app = FastAPI(
+        title="江北区资料问答 API",
+        description="Answers questions about Chongqing's Jiangbei District with quotes from its documents.",
+        version=__version__,
+        redoc_url=None,
+        lifespan=_lifespan,
+    )
+    app.state.index = index
+    app.state.answerer = Answerer(index)
+    app.state.sources = {name: SourceLines(text) for name, text in index.sources.items()}
+    app.include_router(api.router)
+    app.mount("/static", StaticFiles(directory=STATIC), name="static")
+
+    @app.get("/", include_in_schema=False)
+    def page() -> FileResponse:
+        return FileResponse(STATIC / "index.html")
+
+    app.add_exception_handler(Exception, _internal_error)
+    app.add_middleware(BodySizeLimit, max_bytes=settings.max_body_bytes)
+    # Added last, so outermost: its headers reach every response, 413s included. /docs loads Swagger UI
+    # from a CDN with an inline script, so it keeps the browser's defaults.
+    app.add_middleware(SecurityHeaders, exempt=("/docs",))
+    return app
+
+
+def run(index: LoadedIndex, host: str = "127.0.0.1", port: int = 8000) -> None:
+    """Serve the app with uvicorn until interrupted."""
+    uvicorn.run(create_app(index), host=host, port=port, server_header=False)

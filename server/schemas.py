@@ -1,0 +1,88 @@
+"""Request and response models of the HTTP API (the wire format; the answerer's dataclasses stay internal)."""
+
+from __future__ import annotations
+
+from typing import Annotated, Literal
+
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field
+
+from answerer import MAX_QUESTION_CHARS
+from answerer.answerer import DEFAULT_TOP, MAX_TOP
+from answerer.question import validate_question
+
+
+def _valid_question(text: str) -> str:
+    validate_question(text)  # the answerer's own rule: not blank, at most MAX_QUESTION_CHARS once stripped
+    return text
+
+
+Question = Annotated[
+    str,
+    AfterValidator(_valid_question),
+    Field(
+        description=f"The question, 1 to {MAX_QUESTION_CHARS} characters once surrounding spaces are removed.",
+        json_schema_extra={"minLength": 1, "maxLength": MAX_QUESTION_CHARS},
+        examples=["江北区金融机构有多少家"],
+    ),
+]
+
+
+class AskRequest(BaseModel):
+    model_config = ConfigDict(strict=True, extra="forbid")
+
+    question: Question
+    top: int = Field(default=DEFAULT_TOP, ge=1, le=MAX_TOP, description="How many quotes to return at most.")
+
+
+class AnswerOut(BaseModel):
+    """One quoted sentence; offsets in two coordinate systems: inside `quote`, and in the raw source file."""
+
+    quote: str = Field(description="The sentence that answers, as cleaned text.")
+    answer: str | None = Field(description="The answer span inside the quote, if one was found.")
+    answer_start: int | None = Field(description="Start of `answer` in `quote` (characters, 0-based).")
+    answer_end: int | None = Field(description="End of `answer` in `quote` (exclusive).")
+    source: str = Field(description="File name of the source document.")
+    line_start: int = Field(description="First line of the quote in the raw file (1-based).")
+    line_end: int = Field(description="Last line of the quote in the raw file (inclusive).")
+    char_start: int = Field(description="Start of the quote in the raw file (characters, 0-based).")
+    char_end: int = Field(description="End of the quote in the raw file (exclusive).")
+    answer_char_start: int | None = Field(description="Start of `answer` in the raw file.")
+    answer_char_end: int | None = Field(description="End of `answer` in the raw file (exclusive).")
+    score: float
+    passage_id: str
+
+
+class AskResponse(BaseModel):
+    """The same JSON as `jbqa ask --json`."""
+
+    question: str
+    abstained: bool = Field(description="True when the documents hold nothing that answers; `answers` is then empty.")
+    embedder: str
+    answers: list[AnswerOut]
+    conflicting: bool = Field(description="True when the answers give different figures from different sources.")
+    confidence: float
+
+
+class HealthResponse(BaseModel):
+    status: Literal["ok"]
+    embedder: str
+    embedder_fallback: str | None = Field(description="Why the offline embedder is used instead of a model, if so.")
+    passage_count: int
+    built_at: str = Field(description="When the index was built (UTC, ISO 8601).")
+    files: list[str] = Field(description="The indexed files, each served by /api/sources/{file}.")
+
+
+class SourceResponse(BaseModel):
+    """Lines `line_start`..`line_end` of a file: `text` is exactly raw[char_start:char_end]."""
+
+    file: str
+    line_start: int
+    line_end: int
+    total_lines: int
+    char_start: int
+    char_end: int
+    text: str
+
+
+class ErrorResponse(BaseModel):
+    detail: str

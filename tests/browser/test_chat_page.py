@@ -1,0 +1,280 @@
+"""The chat page in headless Chromium against a live uvicorn server."""
+
+from __future__ import annotations
+
+import os
+import re
+import socket
+import threading
+import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import pytest
+import uvicorn
+from fastapi import FastAPI
+
+from answerer import Answerer
+from index.store import LoadedIndex, build_index
+from server.main import create_app
+
+pytestmark = [pytest.mark.browser, pytest.mark.slow]
+
+CHROMIUM = Path("/usr/bin/chromium")
+CHROMIUM_ARGS = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+]
+ARTIFACTS = Path(__file__).resolve().parents[2] / "artifacts"
+QUESTION = "江北区金融机构有多少家"
+MARKUP_QUESTION = "<img src=x onerror=alert(1)>"
+ABSTAIN = "抱歉，资料中没有找到能回答这个问题的内容。您可以换个说法再试试。"
+DESKTOP = {"viewport": {"width": 1280, "height": 900}}
+PHONE = {"viewport": {"width": 390, "height": 844}, "device_scale_factor": 2, "is_mobile": True, "has_touch": True}
+MARKUP_CORPUS = (
+    "江北区测试资料\n"
+    "截至今年，江北区共有测试机构<img src=x onerror=alert(2)>520家，另有<script>alert(3)</script>说明文字。\n"
+    "观音桥商圈是重庆著名的商业中心，每天都有很多游客前来购物和游玩。\n"
+)
+
+
+@contextmanager
+def _serve(app: FastAPI) -> Iterator[str]:
+    """Run `app` under uvicorn in a thread on a free loopback port."""
+    sock = socket.socket()
+    sock.bind(("127.0.0.1", 0))
+    port = sock.getsockname()[1]
+    server = uvicorn.Server(uvicorn.Config(app, log_level="warning"))
+    thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, daemon=True)
+    thread.start()
+    deadline = time.monotonic() + 30
+    while not server.started:
+        if time.monotonic() > deadline or not thread.is_alive():
+            pytest.fail("uvicorn did not start")
+        time.sleep(0.05)
+    try:
+        yield f"http://127.0.0.1:{port}"
+    finally:
+        server.should_exit = True
+        thread.join(10)
+        sock.close()
+
+
+@pytest.fixture(scope="module")
+def base_url(offline_index: LoadedIndex) -> Iterator[str]:
+    with _serve(create_app(offline_index)) as url:
+        yield url
+
+
+@pytest.fixture(scope="module")
+def markup_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """A server over a corpus whose text holds HTML and script."""
+    root = tmp_path_factory.mktemp("markup")
+    (root / "corpus").mkdir()
+    (root / "corpus" / "markup.txt").write_text(MARKUP_CORPUS, encoding="utf-8")
+    with _serve(create_app(build_index(root / "corpus", root / "index", "offline"))) as url:
+        yield url
+
+
+@pytest.fixture(scope="module")
+def browser() -> Iterator[Any]:
+    if not CHROMIUM.exists():
+        if os.environ.get("CI"):
+            pytest.fail(f"{CHROMIUM} is missing; the browser tests must run in CI")
+        pytest.skip(f"{CHROMIUM} is missing")
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as playwright:
+        launched = playwright.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
+        yield launched
+        launched.close()
+
+
+@dataclass
+class Watch:
+    """What a page did that it must not: dialogs, CSP violations, script errors, requests elsewhere."""
+
+    origin: str
+    dialogs: list[str] = field(default_factory=list)
+    violations: list[str] = field(default_factory=list)
+    errors: list[str] = field(default_factory=list)
+    foreign: list[str] = field(default_factory=list)
+
+    def attach(self, page: Any) -> None:
+        def on_dialog(dialog: Any) -> None:
+            self.dialogs.append(dialog.message)
+            dialog.dismiss()
+
+        page.on("dialog", on_dialog)
+        page.on("pageerror", lambda exc: self.errors.append(str(exc)))
+        page.on("console", lambda msg: self._console(msg.type, msg.text))
+        page.on("request", lambda req: None if req.url.startswith(self.origin) else self.foreign.append(req.url))
+
+    def _console(self, kind: str, text: str) -> None:
+        if "Content Security Policy" in text:
+            self.violations.append(text)
+        elif kind == "error" and "favicon" not in text:
+            self.errors.append(text)
+
+    def assert_clean(self) -> None:
+        assert self.dialogs == [], "a dialog fired: markup was executed"
+        assert self.violations == []
+        assert self.errors == []
+        assert self.foreign == [], "the page fetched from another origin"
+
+
+OpenChat = Callable[..., tuple[Any, Watch]]
+
+
+@pytest.fixture
+def open_chat(browser: Any) -> Iterator[OpenChat]:
+    contexts: list[Any] = []
+
+    def open_(url: str, **options: Any) -> tuple[Any, Watch]:
+        context = browser.new_context(locale="zh-CN", permissions=["clipboard-read", "clipboard-write"], **options)
+        contexts.append(context)
+        page = context.new_page()
+        watch = Watch(url)
+        watch.attach(page)
+        page.goto(url + "/")
+        page.wait_for_selector("#index-info:not(:empty)")  # the health call has come back
+        return page, watch
+
+    yield open_
+    for context in contexts:
+        context.close()
+
+
+def ask(page: Any, question: str) -> Any:
+    """Type a question, press Enter, and return the reply once it is complete."""
+    turns = page.locator(".turn")
+    before = turns.count()
+    page.locator("#question").fill(question)
+    page.locator("#question").press("Enter")
+    reply = turns.nth(before).locator(".reply")
+    reply.and_(page.locator(":not(.pending)")).wait_for()
+    return reply
+
+
+def save_screenshot(page: Any, name: str, whole_page: bool = False) -> None:
+    if whole_page:  # grow the window to the page, so the sticky question box sits at the bottom
+        height = page.evaluate("document.documentElement.scrollHeight")
+        page.set_viewport_size({"width": page.viewport_size["width"], "height": height})
+    ARTIFACTS.mkdir(exist_ok=True)
+    page.screenshot(path=str(ARTIFACTS / name))
+
+
+def horizontal_overflow(page: Any) -> int:
+    return page.evaluate("document.documentElement.scrollWidth - document.documentElement.clientWidth")
+
+
+def test_answer_shows_the_figure_its_source_and_context(open_chat: OpenChat, base_url: str, answerer: Answerer) -> None:
+    from playwright.sync_api import expect
+
+    expected = answerer.ask(QUESTION).answers[0]
+    page, watch = open_chat(base_url, **DESKTOP)
+    expect(page).to_have_title("江北区资料问答")
+    expect(page.locator("#question")).to_have_attribute("placeholder", "请输入问题，例如：江北区金融机构有多少家")
+
+    reply = ask(page, QUESTION)
+    card = reply.locator(".quote-card").first
+    expect(card.locator(".quote")).to_have_text(expected.quote)
+    expect(card.locator(".quote")).to_contain_text(re.compile("480|490"))
+    expect(card.locator(".quote mark")).to_have_text(expected.answer or "")
+    expect(card.locator(".file")).to_have_text(expected.source)
+    expect(card.locator(".lines")).to_contain_text(str(expected.line_start))
+    expect(page.locator(".question").last).to_have_text(QUESTION)
+
+    # This question has different figures in different sources: the page says so, each with its source.
+    conflict = reply.locator(".conflict")
+    expect(conflict).to_contain_text("不同来源给出的数字不同")
+    expect(conflict.locator(".figures li")).to_have_count(reply.locator(".quote-card mark").count())
+    expect(conflict.locator(".figures li").first).to_contain_text(expected.source)
+
+    card.get_by_role("button", name="查看上下文").click()
+    context = card.locator(".context")
+    expect(context.locator(".line.in-quote").first).to_be_visible()
+    expect(context.locator(".line.in-quote .number").first).to_have_text(str(expected.line_start))
+    expect(context.locator("mark")).to_have_text(expected.answer or "")
+    shown = context.locator(".line").count()
+    context.get_by_role("button", name="显示更多").click()
+    expect(context.locator(".line.in-quote").first).to_be_visible()
+    assert context.locator(".line").count() > shown
+
+    card.get_by_role("button", name="复制引用").click()
+    expect(card.get_by_role("button", name="已复制")).to_be_visible()
+    citation = page.evaluate("navigator.clipboard.readText()")
+    assert expected.quote in citation and expected.source in citation
+    assert f"{expected.line_start}–{expected.line_end}" in citation or str(expected.line_start) in citation
+
+    save_screenshot(page, "chat-answer.png", whole_page=True)
+    watch.assert_clean()
+
+
+def test_markup_in_a_question_is_shown_as_text(open_chat: OpenChat, base_url: str) -> None:
+    from playwright.sync_api import expect
+
+    page, watch = open_chat(base_url, **DESKTOP)
+    reply = ask(page, MARKUP_QUESTION)
+    expect(page.locator(".question").last).to_have_text(MARKUP_QUESTION)
+    expect(page.get_by_text(MARKUP_QUESTION, exact=True)).to_be_visible()
+    expect(reply).to_have_text(ABSTAIN)
+    page.wait_for_timeout(300)  # time for an injected onerror handler to fire
+    assert page.locator("img").count() == 0
+    watch.assert_clean()
+
+
+def test_markup_in_the_corpus_is_shown_as_text(open_chat: OpenChat, markup_url: str) -> None:
+    from playwright.sync_api import expect
+
+    page, watch = open_chat(markup_url, **DESKTOP)
+    reply = ask(page, "江北区测试机构有多少家")
+    card = reply.locator(".quote-card").first
+    expect(card.locator(".quote")).to_contain_text("<img src=x onerror=alert(2)>")
+    expect(card.locator(".quote")).to_contain_text("<script>alert(3)</script>")
+    expect(card.locator(".quote mark")).to_have_text("520家")
+    card.get_by_role("button", name="查看上下文").click()
+    expect(card.locator(".context .line.in-quote")).to_contain_text("<script>alert(3)</script>")
+    expect(card.locator(".context mark")).to_have_text("520家")
+    page.wait_for_timeout(300)
+    assert page.locator("img").count() == 0
+    assert page.locator("script").count() == 1  # only /static/app.js
+    watch.assert_clean()
+
+
+def test_empty_question_is_not_sent(open_chat: OpenChat, base_url: str) -> None:
+    from playwright.sync_api import expect
+
+    page, watch = open_chat(base_url, **DESKTOP)
+    page.locator("#question").fill("   ")
+    page.locator("#question").press("Enter")
+    expect(page.locator("#hint")).to_have_text("请先输入问题。")
+    assert page.locator(".turn").count() == 0
+    watch.assert_clean()
+
+
+def test_phone_screen_has_no_horizontal_overflow(open_chat: OpenChat, base_url: str) -> None:
+    from playwright.sync_api import expect
+
+    page, watch = open_chat(base_url, **PHONE)
+    assert horizontal_overflow(page) <= 0
+    reply = ask(page, QUESTION)
+    card = reply.locator(".quote-card").first
+    card.get_by_role("button", name="查看上下文").click()
+    expect(card.locator(".context .line.in-quote").first).to_be_visible()
+    assert horizontal_overflow(page) <= 0
+    expect(page.locator("#question")).to_be_in_viewport()
+    expect(page.locator("#send")).to_be_in_viewport()
+    card.get_by_role("button", name="收起上下文").click()
+    page.evaluate("window.scrollTo(0, 0)")
+    save_screenshot(page, "chat-phone.png")
+    watch.assert_clean()
