@@ -184,19 +184,19 @@ class Answerer:
         raw = self.index.sources[passage.source]
         quote, offsets = clean_inline(raw, s.char_start, s.char_end)
         span = find_span(q, quote)
-        a_start, a_end = span if span else (None, None)
+        answer = quote[span[0] : span[1]] if span else None
         return Answer(
             quote=quote,
-            answer=quote[a_start:a_end] if span else None,
-            answer_start=a_start,
-            answer_end=a_end,
+            answer=answer,
+            answer_start=span[0] if span else None,
+            answer_end=span[1] if span else None,
             source=passage.source,
             line_start=s.line_start,
             line_end=s.line_end,
             char_start=s.char_start,
             char_end=s.char_end,
-            answer_char_start=offsets[a_start] if span else None,
-            answer_char_end=offsets[a_end - 1] + 1 if span else None,
+            answer_char_start=offsets[span[0]] if span else None,
+            answer_char_end=offsets[span[1] - 1] + 1 if span else None,
             score=round(c.score, 4),
             passage_id=passage.id,
         )

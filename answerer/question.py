@@ -160,7 +160,7 @@ def content_terms(normalized: str, stats: TermStats) -> tuple[Term, ...]:
 def _words(normalized: str, stats: TermStats) -> list[str]:
     """jieba words without stopwords; an unseen piece that is no dictionary word (打夜 cut from
     打夜经济牌) is a segmentation slip and falls back to its characters."""
-    words = []
+    words: list[str] = []
     pieces = (p for tok in jieba.lcut(normalized) for p in _split_latin_digits(tok))
     for tok in pieces:
         tok = _ASPECT.sub("", tok.strip())
@@ -204,7 +204,7 @@ def unknown_topics(normalized: str, stats: TermStats) -> tuple[str, ...]:
 
 def _known_parts(word: str, stats: TermStats) -> bool:
     """Most of the word is made of words the corpus uses (进出口额 = 进出口 + 额)."""
-    covered = set()
+    covered: set[int] = set()
     for part in jieba.cut_for_search(word):
         if len(part) > 1 and part != word and not stats.unseen(part):
             start = word.find(part)
