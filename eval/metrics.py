@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 
 from ingest.normalize import normalize_for_match
@@ -39,5 +40,5 @@ def percentile(values: list[float], pct: float) -> float:
     if not values:
         return 0.0
     ordered = sorted(values)
-    k = max(0, min(len(ordered) - 1, int(round(pct / 100 * len(ordered) + 0.5)) - 1))
-    return ordered[k]
+    rank = math.ceil(pct / 100 * len(ordered))  # nearest rank, 1-based
+    return ordered[min(len(ordered), max(1, rank)) - 1]

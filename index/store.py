@@ -34,6 +34,7 @@ from index.dense import DenseIndex
 from index.embedders import Embedder, build_embedder, load_embedder
 from index.tokenize import TOKENIZER_NAME, index_terms
 from ingest import Passage, ingest_corpus
+from ingest.pipeline import list_corpus
 from ingest.reader import UnreadableFile, read_source
 
 FORMAT_VERSION = 1
@@ -225,19 +226,25 @@ def load_index(index_dir: Path) -> LoadedIndex:
 
 
 def check_corpus(index: LoadedIndex, corpus_dir: Path) -> None:
-    """Refuse an index built from other files than those now in `corpus_dir`."""
-    hashes: dict[str, str] = {}
-    for path in sorted(corpus_dir.iterdir()):
-        if path.name in index.manifest["corpus"]["files"] or path.suffix.lower() in (".txt", ".md"):
+    """Refuse an index built from other files than those now in `corpus_dir`: a listed file
+    changed or gone, or a new readable file that the build never saw."""
+    corpus = index.manifest["corpus"]
+    built, skipped = corpus["files"], corpus.get("skipped", {})
+    differs = []
+    for path in list_corpus(corpus_dir):
+        if path.name in built:
             try:
-                hashes[path.name] = read_source(path).sha256
+                if read_source(path).sha256 != built[path.name]:
+                    differs.append(path.name)
             except UnreadableFile:
-                continue
-    built = index.manifest["corpus"]["files"]
-    if hashes != built:
-        changed = sorted(set(hashes.items()) ^ set(built.items()))
-        names = sorted({name for name, _ in changed})
+                differs.append(path.name)
+        elif path.name not in skipped:
+            differs.append(path.name)
+    present = {p.name for p in list_corpus(corpus_dir)}
+    differs += [name for name in built if name not in present]
+    if differs:
         raise IndexUnusable(
             f"index at {index.directory} was built from other files than {corpus_dir} now holds "
-            f"(differs in: {', '.join(names)}); rebuild it with: jbqa build --corpus {corpus_dir} --index {index.directory}"
+            f"(differs in: {', '.join(sorted(differs))}); "
+            f"rebuild it with: jbqa build --corpus {corpus_dir} --index {index.directory}"
         )

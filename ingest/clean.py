@@ -66,8 +66,8 @@ def undouble(line: str) -> list[int] | None:
                 break
         else:
             return None
-    visible = sum(1 for j in keep if not line[j].isspace())
-    return keep if pairs >= 1 and visible >= 2 else None
+    cjk = sum(1 for j in keep if "\u4e00" <= line[j] <= "\u9fff")
+    return keep if pairs >= 1 and cjk >= 2 else None  # a number like 2020 is no doubled run
 
 
 def _line_chars(raw: str, start: int, end: int) -> list[int]:

@@ -53,15 +53,24 @@ def decode_bytes(data: bytes) -> tuple[str, str]:
         if data.startswith(bom):
             return _strict(data, encoding), encoding
     for encoding in ("utf-8", *_utf16_guess(data), "gb18030"):
-        if encoding != "utf-8" and not encoding.startswith("utf-16") and b"\x00" in data:
+        if encoding == "gb18030" and b"\x00" in data:
             raise UnreadableFile("binary file (contains NUL bytes)")
         try:
             text = data.decode(encoding)
         except UnicodeDecodeError:
             continue
-        if _looks_like_text(text):
+        if not text.strip():
+            raise UnreadableFile("empty file (only whitespace)")
+        if _looks_like_text(text) and (encoding == "utf-8" or _mostly_script(text)):
             return text, encoding
     raise UnreadableFile("not text in UTF-8, UTF-16 or GB18030 (binary or unknown encoding)")
+
+
+def _mostly_script(text: str) -> bool:
+    """Guessed decodings must read as Chinese or Latin text, not as a scatter of symbols."""
+    sample = text[:20_000]
+    readable = sum(1 for ch in sample if ch.isspace() or ch.isascii() or "\u3000" <= ch <= "\u9fff" or "\uff00" <= ch <= "\uffef")
+    return readable >= 0.9 * len(sample)
 
 
 def _strict(data: bytes, encoding: str) -> str:
@@ -69,19 +78,24 @@ def _strict(data: bytes, encoding: str) -> str:
         text = data.decode(encoding)
     except UnicodeDecodeError as exc:
         raise UnreadableFile(f"invalid {encoding}: {exc.reason} at byte {exc.start}") from exc
+    if not text.strip():
+        raise UnreadableFile("empty file (only whitespace)")
     if not _looks_like_text(text):
         raise UnreadableFile(f"decodes as {encoding} but is not text")
     return text
 
 
 def _utf16_guess(data: bytes) -> list[str]:
-    """UTF-16 without a BOM shows NUL bytes in every other position for ASCII-heavy text."""
-    even, odd = data[0::2], data[1::2]
-    if odd.count(0) > len(odd) * 0.3 and even.count(0) < len(even) * 0.05:
+    """UTF-16 without a BOM: its NUL bytes (from ASCII characters such as line breaks) all fall
+    in odd positions (little-endian) or all in even ones (big-endian)."""
+    if len(data) % 2 or b"\x00" not in data:
+        return []
+    even, odd = data[0::2].count(0), data[1::2].count(0)
+    if odd and not even:
         return ["utf-16-le"]
-    if even.count(0) > len(even) * 0.3 and odd.count(0) < len(odd) * 0.05:
+    if even and not odd:
         return ["utf-16-be"]
-    return []
+    return ["utf-16-le", "utf-16-be"]
 
 
 def _looks_like_text(text: str) -> bool:

@@ -91,10 +91,11 @@ def build(corpus: Path, index_dir: Path | None, embedder: str | None) -> None:
 def ask(question: str, index_dir: Path | None, top: int, as_json: bool) -> None:
     """Answer QUESTION with quotes from the corpus."""
     from answerer import Answerer, QuestionError
+    from answerer.question import validate_question
 
-    answerer = Answerer(open_index(index_dir))
     try:
-        result = answerer.ask(question, top=top)
+        validate_question(question)  # before any index is opened or built
+        result = Answerer(open_index(index_dir)).ask(question, top=top)
     except QuestionError as exc:
         raise click.ClickException(str(exc)) from exc
     if as_json:
@@ -106,7 +107,10 @@ def ask(question: str, index_dir: Path | None, top: int, as_json: bool) -> None:
     if result.conflicting:
         click.echo("注意：不同来源给出的数字不同，请分别核对。")
     for i, a in enumerate(result.answers, start=1):
-        shown = a.quote if a.answer is None else a.quote.replace(a.answer, click.style(a.answer, bold=True), 1)
+        shown = a.quote
+        if a.answer_start is not None and a.answer_end is not None:
+            marked = click.style(a.quote[a.answer_start : a.answer_end], bold=True)
+            shown = a.quote[: a.answer_start] + marked + a.quote[a.answer_end :]
         click.echo(f"{i}. {shown}")
         lines = f"line {a.line_start}" if a.line_start == a.line_end else f"lines {a.line_start}-{a.line_end}"
         click.echo(f"   — {a.source}, {lines} (score {a.score:.2f})")

@@ -1,0 +1,185 @@
+"""Answers quote the corpus exactly: every offset of every answer rebuilds its text from the raw file."""
+
+from __future__ import annotations
+
+import pytest
+
+from answerer import MAX_QUESTION_CHARS, Answer, Answerer, AskResult, QuestionError
+from eval.metrics import GoldItem
+from eval.run import DEFAULT_GOLD, load_gold
+from index.store import LoadedIndex
+from ingest.clean import clean_text
+
+GOLD = load_gold(DEFAULT_GOLD)
+
+
+@pytest.fixture(scope="module")
+def gold_results(answerer: Answerer) -> list[tuple[GoldItem, AskResult]]:
+    return [(item, answerer.ask(item.question, top=3)) for item in GOLD]
+
+
+def line_of(raw: str, offset: int) -> int:
+    return raw.count("\n", 0, offset) + 1
+
+
+def check_answer(answer: Answer, index: LoadedIndex) -> None:
+    raw = index.sources[answer.source]
+    assert 0 <= answer.char_start < answer.char_end <= len(raw)
+    assert clean_text(raw[answer.char_start : answer.char_end]) == answer.quote
+
+    assert answer.line_start == line_of(raw, answer.char_start)
+    assert answer.line_end == line_of(raw, answer.char_end - 1)
+    lines = "\n".join(raw.split("\n")[answer.line_start - 1 : answer.line_end])
+    assert raw[answer.char_start : answer.char_end] in lines
+
+    passage = next(p for p in index.passages if p.id == answer.passage_id)
+    assert passage.source == answer.source
+    assert passage.char_start <= answer.char_start and answer.char_end <= passage.char_end
+    assert answer.quote in passage.text
+
+    if answer.answer is None:
+        assert answer.answer_start is answer.answer_end is None
+        assert answer.answer_char_start is answer.answer_char_end is None
+        return
+    assert answer.answer
+    assert answer.answer_start is not None and answer.answer_end is not None
+    assert answer.quote[answer.answer_start : answer.answer_end] == answer.answer
+    assert answer.answer_char_start is not None and answer.answer_char_end is not None
+    assert answer.char_start <= answer.answer_char_start < answer.answer_char_end <= answer.char_end
+    assert clean_text(raw[answer.answer_char_start : answer.answer_char_end]) == answer.answer
+
+
+def test_every_answer_to_every_gold_question_quotes_its_raw_span(
+    gold_results: list[tuple[GoldItem, AskResult]], offline_index: LoadedIndex
+) -> None:
+    checked = 0
+    for item, result in gold_results:
+        assert result.question == item.question
+        assert len(result.answers) <= 3
+        if result.abstained:
+            assert result.answers == []
+        for answer in result.answers:
+            check_answer(answer, offline_index)
+            checked += 1
+    assert checked >= 200
+
+
+def test_answers_are_distinct_quotes_in_score_order(gold_results: list[tuple[GoldItem, AskResult]]) -> None:
+    for _, result in gold_results:
+        quotes = [a.quote for a in result.answers]
+        assert len(quotes) == len(set(quotes))
+        if result.answers:
+            assert result.answers[0].score == max(a.score for a in result.answers)
+
+
+def test_most_answerable_gold_questions_are_answered(gold_results: list[tuple[GoldItem, AskResult]]) -> None:
+    answerable = [(item, r) for item, r in gold_results if item.answerable]
+    answered = [r for _, r in answerable if not r.abstained]
+    assert len(answered) >= 0.9 * len(answerable)
+
+
+def test_unanswerable_gold_questions_mostly_abstain(gold_results: list[tuple[GoldItem, AskResult]]) -> None:
+    unanswerable = [(item, r) for item, r in gold_results if not item.answerable]
+    assert len(unanswerable) >= 8
+    abstained = [item.id for item, r in unanswerable if r.abstained]
+    assert len(abstained) >= 0.75 * len(unanswerable), (
+        f"abstained on {len(abstained)} of {len(unanswerable)}: "
+        + ", ".join(f"{item.id} {item.question}" for item, r in unanswerable if not r.abstained)
+    )
+
+
+def test_a_question_about_something_else_abstains(answerer: Answerer) -> None:
+    result = answerer.ask("量子引力的弦论怎么证明")
+    assert result.abstained
+    assert result.answers == []
+    assert not result.conflicting
+
+
+def test_a_question_of_stopwords_only_abstains(answerer: Answerer) -> None:
+    result = answerer.ask("这是什么？")
+    assert result.abstained
+    assert result.answers == []
+
+
+@pytest.mark.parametrize("question", ["", "   ", "\n\t", "　"])
+def test_empty_questions_are_refused(answerer: Answerer, question: str) -> None:
+    with pytest.raises(QuestionError, match="empty"):
+        answerer.ask(question)
+
+
+def test_an_oversized_question_is_refused_with_its_length(answerer: Answerer) -> None:
+    with pytest.raises(QuestionError, match=str(MAX_QUESTION_CHARS + 1)):
+        answerer.ask("江" * (MAX_QUESTION_CHARS + 1))
+
+
+def test_a_question_of_the_maximum_length_is_accepted(answerer: Answerer) -> None:
+    question = ("江北区金融机构有多少家" * 50)[:MAX_QUESTION_CHARS]
+    assert isinstance(answerer.ask(question), AskResult)
+
+
+def test_a_question_that_is_not_text_is_refused(answerer: Answerer) -> None:
+    with pytest.raises(QuestionError):
+        answerer.ask(None)  # type: ignore[arg-type]
+
+
+@pytest.mark.parametrize("top", [0, -1, 21, 100])
+def test_top_outside_its_range_is_refused(answerer: Answerer, top: int) -> None:
+    with pytest.raises(ValueError, match="top"):
+        answerer.ask("江北区金融机构有多少家", top=top)
+
+
+@pytest.mark.parametrize("top", [1, 20])
+def test_top_limits_the_number_of_answers(answerer: Answerer, top: int) -> None:
+    result = answerer.ask("江北区金融机构有多少家", top=top)
+    assert 1 <= len(result.answers) <= top
+
+
+def test_a_traditional_question_finds_the_same_source(answerer: Answerer) -> None:
+    simplified = answerer.ask("江北区金融机构有多少家")
+    traditional = answerer.ask("江北區金融機構有多少家")
+    assert not traditional.abstained
+    assert traditional.answers[0].source == simplified.answers[0].source
+    assert traditional.answers[0].quote == simplified.answers[0].quote
+    assert traditional.question == "江北區金融機構有多少家"
+
+
+def test_conflicting_figures_from_several_sources_are_shown_side_by_side(answerer: Answerer) -> None:
+    result = answerer.ask("江北区金融机构有多少家")
+    assert not result.abstained
+    figures = {(a.source, a.answer) for a in result.answers if a.answer}
+    assert len({source for source, _ in figures}) >= 2
+    assert len({figure for _, figure in figures}) >= 2
+    assert any("480" in (a.answer or "") for a in result.answers)
+    assert result.conflicting is True
+
+
+def test_a_single_figure_question_is_not_conflicting(answerer: Answerer) -> None:
+    result = answerer.ask("小米消费金融啥时候在江北挂牌开业")
+    assert not result.abstained
+    assert result.conflicting is False
+    assert "小米" in result.answers[0].quote
+
+
+def test_the_result_serialises_with_every_field(answerer: Answerer) -> None:
+    data = answerer.ask("江北区金融机构有多少家").to_dict()
+    assert set(data) == {"question", "abstained", "embedder", "answers", "conflicting", "confidence"}
+    assert data["embedder"] == answerer.index.embedder_label
+    assert set(data["answers"][0]) >= {
+        "quote",
+        "answer",
+        "answer_start",
+        "answer_end",
+        "source",
+        "line_start",
+        "line_end",
+        "char_start",
+        "char_end",
+        "answer_char_start",
+        "answer_char_end",
+        "score",
+        "passage_id",
+    }
+
+
+def test_asking_twice_gives_the_same_result(answerer: Answerer) -> None:
+    assert answerer.ask("塔坪小区改造工程什么时候启动") == answerer.ask("塔坪小区改造工程什么时候启动")
