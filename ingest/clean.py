@@ -210,7 +210,7 @@ def _is_heading(shown: list[str], kinds: list[str], i: int, unwrapped: bool) -> 
     """A line standing apart after a finished sentence: any unfinished paragraph line in an
     unwrapped document, else a short line much shorter than its column."""
     line = shown[i]
-    if _ends_sentence(line):
+    if any(ch in TERMINALS for ch in line):  # a finished sentence inside: running text, no title
         return False
     blank_before = i == 0 or kinds[i - 1] in ("blank", "caption")
     blank_after = i + 1 >= len(shown) or kinds[i + 1] in ("blank", "caption")
@@ -224,8 +224,9 @@ def _is_heading(shown: list[str], kinds: list[str], i: int, unwrapped: bool) -> 
     after = [s for s, k in zip(shown[i + 1 :], kinds[i + 1 :]) if k == "text"][:3]
     column = max((len(s) for s in before + after), default=0)
     # A title in two parts ("一手好牌用心打 营造金融强磁场") may be nearly as wide as its column.
+    # A page header or title may also run wider than the column it stands in.
     factor = 0.8 if _TWO_PART_TITLE.search(line) else 0.5
-    return len(line) < factor * column or column == 0
+    return len(line) < factor * column or len(line) > 1.15 * column or column == 0
 
 
 def _add_block(blocks: list[Block], raw: str, start: int, end: int, kind: str) -> None:

@@ -350,10 +350,6 @@ def test_a_sentence_broken_across_a_blank_line_after_a_colon_is_joined() -> None
     assert any("写下生动注脚：北滨路东延伸段工程全面进入主体结构施工阶段；" in t for t in texts), texts
 
 
-@pytest.mark.xfail(
-    reason="clean_document glues the page header 聚焦主城都市区高质量发展·江北 onto the next sentence",
-    strict=True,
-)
 def test_a_running_page_header_is_not_glued_onto_the_next_sentence() -> None:
     # 004_580be5a15073a97d.txt, lines 42-50.
     raw = (
