@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
@@ -247,7 +248,21 @@ def _confidence(q: Question, best: _Candidate, document: str) -> float:
 
 
 def _type_match(q: Question, sentence: str) -> float:
-    """1 when the sentence holds something of the asked type (cheap checks only)."""
+    """1 when the sentence holds something of the asked type (cheap checks only); for 是什么 and
+    指的是什么 also when it defines a word of the question (长嘉汇的动力就是…)."""
+    if _DEFINITION_ASKED.search(q.normalized) and _defines(q, normalize_chars(sentence)):
+        return 1.0
     if q.answer_type in (AnswerType.QUANTITY, AnswerType.DATE, AnswerType.LIST, AnswerType.NAME):
         return 1.0 if find_span(q, sentence) else 0.0
     return 0.5
+
+
+_DEFINITION_ASKED = re.compile(r"(?:指的?是|是指|就是|是)(?:什么|啥|哪些|怎样)")
+
+
+def _defines(q: Question, normalized_sentence: str) -> bool:
+    """The sentence says what the question's most specific word is: "<word>(就)是/指/即…"."""
+    if not q.terms:
+        return False
+    key = max(q.terms, key=lambda t: (len(t.text) > 1, t.weight)).text
+    return re.search(re.escape(key) + r"(?:就是|即是|是指|指的是|是|即|指)", normalized_sentence) is not None
