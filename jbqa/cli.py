@@ -151,7 +151,7 @@ def serve(index_dir: Path | None, host: str, port: int) -> None:
     from server.main import run
 
     index = open_index(index_dir)
-    click.echo(f"Serving on http://{host}:{port} with {len(index.passages)} passages, embedder {index.embedder_label}", err=True)
+    click.echo(f"Starting server on http://{host}:{port} with {len(index.passages)} passages, embedder {index.embedder_label}", err=True)
     run(index, host=host, port=port)
 
 
