@@ -32,6 +32,7 @@ class AnswerType(str, Enum):
 
 _TYPE_PATTERNS = [
     (AnswerType.DATE, r"何时|几点|几时|什么时[候间]|啥时候|哪一?年|哪一?天|哪个月|几月|几号|哪日|什么日子|时间是|日期"),
+    (AnswerType.LIST, r"哪几"),
     (AnswerType.QUANTITY, r"多少|几[个家项所人万亿次倍条座名户年大]?|多大|多高|多长|多远|多重|多快|比例|占比|百分之|增[长速]了?多|幅度"),
     (AnswerType.PLACE, r"哪里|哪儿|在哪|何处|何地|什么地方|哪个地方|什么位置|位于|地点|地址"),
     (AnswerType.ENTITY, r"谁|哪家|哪位|哪个[公企机银单部集]|什么[公企机银单部集][司业构行位门团]|哪所|哪一家|哪个人|哪些人"),
@@ -64,6 +65,11 @@ SYNONYMS = {
     "贷款": ("存贷款",),
     "上市企业": ("上市公司", "上市"),
     "开张": ("开业",),
+    "照片": ("摄", "图为", "图片"),
+    "图片": ("摄", "图为"),
+    "拍": ("摄",),
+    "拍摄": ("摄",),
+    "摄影": ("摄",),
     "拿到": ("获得", "摘得", "获评", "荣获", "首夺"),
     "获得": ("摘得", "获评", "荣获", "首夺"),
     "开门": ("开业", "开馆", "开门迎客"),
@@ -108,16 +114,16 @@ def answer_type(normalized: str) -> AnswerType:
     return AnswerType.OTHER
 
 
-_UNIT_HINT = re.compile(r"(?:多少|几)(?:个|位)?([^\s多少几?？]{1,2})")
+_UNIT_HINT = re.compile(r"(?<!哪)(?:多少|几)(个月|个小时|[家个项所名座条户人位次倍元米年天月届期批类种款场辆])")
 
 
 def unit_hint(normalized: str) -> str | None:
-    """The measure word after 多少/几 (多少家 -> 家, 几个项目 -> 项), if any."""
+    """The measure word after 多少/几 (多少家 -> 家, 几个镇街 -> 个, 几个月 -> 月), if any."""
     match = _UNIT_HINT.search(normalized)
     if not match:
         return None
     unit = match.group(1)
-    return unit[0] if unit else None
+    return unit[1:] if unit in ("个月", "个小时") else unit
 
 
 _LATIN_DIGIT_RUN = re.compile(r"[a-z]+|\d+")
@@ -134,7 +140,8 @@ _WORDISH = re.compile(r"[\w\u4e00-\u9fff]")
 
 
 _ASPECT = re.compile(r"(?<=.)[了过着]$")
-_COUNTED = re.compile(r"^(?:[一二两三四五六七八九十百千万几多]+[个座家项所名位条种类大批次]?|\d+[个座家项所名位条种类批次])$")
+# Counted amounts (两座, 三大, 5项) say how many, not what about; a bare numeral (十三五, 四百) is a name.
+_COUNTED = re.compile(r"^(?:[一二两三四五六七八九十百千万几多]+|\d+)[个座家项所名位条种类大批次]$|^[几多]$")
 
 
 def content_terms(normalized: str, stats: TermStats) -> tuple[Term, ...]:
@@ -158,19 +165,39 @@ def content_terms(normalized: str, stats: TermStats) -> tuple[Term, ...]:
 
 
 def _words(normalized: str, stats: TermStats) -> list[str]:
-    """jieba words without stopwords; an unseen piece that is no dictionary word (打夜 cut from
-    打夜经济牌) is a segmentation slip and falls back to its characters."""
+    """jieba words without stopwords. An unseen piece that is a segmentation slip falls back to its
+    characters: no dictionary word (打夜 cut from 打夜经济牌), or a word that takes a character from a
+    longer name the corpus uses (城建 in 中环万象城建在哪里)."""
     words: list[str] = []
-    pieces = (p for tok in jieba.lcut(normalized) for p in _split_latin_digits(tok))
-    for tok in pieces:
-        tok = _ASPECT.sub("", tok.strip())
-        if not tok or tok in STOPWORDS or not _WORDISH.search(tok) or _COUNTED.match(tok):
-            continue
-        if len(tok) > 1 and stats.unseen(tok) and tok not in SYNONYMS and not _is_dictionary_word(tok):
-            words.extend(ch for ch in tok if ch not in STOPWORDS and _WORDISH.search(ch))
-        else:
-            words.append(tok)
+    position = 0
+    for raw in jieba.lcut(normalized):
+        start, position = position, position + len(raw)
+        for tok in _split_latin_digits(raw):
+            tok = _ASPECT.sub("", tok.strip())
+            if not tok or tok in STOPWORDS or not _WORDISH.search(tok) or _COUNTED.match(tok):
+                continue
+            slip = len(tok) > 1 and stats.unseen(tok) and tok not in SYNONYMS and (
+                not _is_dictionary_word(tok) or _straddles_known_name(normalized, start, start + len(raw), stats)
+            )
+            if slip:
+                words.extend(ch for ch in tok if ch not in STOPWORDS and _WORDISH.search(ch))
+            else:
+                words.append(tok)
     return words
+
+
+def _straddles_known_name(text: str, start: int, end: int, stats: TermStats) -> bool:
+    """Some 3-5 character run of `text` that the corpus uses crosses one edge of text[start:end]."""
+    for size in (3, 4, 5):
+        for a in range(max(0, start - size + 1), min(len(text), end) - size + 1 + size):
+            b = a + size
+            if b > len(text):
+                break
+            crosses_left = a < start < b < end
+            crosses_right = start < a < end < b
+            if (crosses_left or crosses_right) and stats.df(text[a:b]) > 0:
+                return True
+    return False
 
 
 def _is_dictionary_word(tok: str) -> bool:
@@ -186,8 +213,9 @@ def unknown_topics(normalized: str, stats: TermStats) -> tuple[str, ...]:
 
     Nouns in the phrase after a question word only name the kind of answer (什么示范城市称号).
     """
-    found, in_answer_phrase = [], False
+    found, in_answer_phrase, position = [], False, 0
     for word, flag in pseg.cut(normalized):
+        start, position = position, position + len(word)
         if _WH.search(word):
             in_answer_phrase = True
             continue
@@ -197,7 +225,10 @@ def unknown_topics(normalized: str, stats: TermStats) -> tuple[str, ...]:
             flag.startswith("n") and len(word) > 1 and word not in STOPWORDS and word not in SYNONYMS
             and _is_dictionary_word(word)
         )
-        if is_topic and not in_answer_phrase and stats.unseen(word) and not _known_parts(word, stats):
+        if (
+            is_topic and not in_answer_phrase and stats.unseen(word) and not _known_parts(word, stats)
+            and not _straddles_known_name(normalized, start, position, stats)
+        ):
             found.append(word)
     return tuple(found)
 

@@ -12,10 +12,10 @@ from ingest.normalize import normalize_chars
 
 _CN_NUM = "零一二三四五六七八九十百千万两"
 _QUANTITY = re.compile(
-    r"(?:近|超过?|约|逾|达到?|共|累计)?"
-    r"(?:\d+(?:[.,]\d+)*(?:\s*[万亿千百]+)?|[" + _CN_NUM + r"]+(?=[个家项所名座条户倍大类年天])|\d+/\d+|[" + _CN_NUM + r"]+分之[" + _CN_NUM + r"]+)"
+    r"(?:近|超过?|约|逾|达到?|共|累计|第)?"
+    r"(?:\d+(?:[.,]\d+)*(?:\s*[万亿千百]+)?|[" + _CN_NUM + r"]+(?=[个家项所名座条户倍大类年天届期批])|\d+/\d+|[" + _CN_NUM + r"]+分之[" + _CN_NUM + r"]+)"
     r"(?:余|多)?"
-    r"(?:[%％]|(?:平方公里|公里|公顷|万亿元|亿元|万元|元|万人次|人次|万人|万户|万个|万条|个|家|项|所|名|座|条|户|人|倍|米|年|天|小时|分钟|级|期|类|大|种|场|场次|批|款|亿|万))?"
+    r"(?:[%％]|(?:个月|个小时|届|平方公里|公里|公顷|万亿元|亿元|万元|元|万人次|人次|万人|万户|万个|万条|个|家|项|所|名|座|条|户|人|倍|米|年|天|小时|分钟|级|期|类|大|种|场|场次|批|款|亿|万))?"
 )
 _DATE = re.compile(
     r"(?:\d{4}年(?:\d{1,2}月(?:\d{1,2}日)?|底|初|上半年|下半年|[一二三四]季度)?"
@@ -35,21 +35,15 @@ _PLACE_CUE = re.compile(
 _QUOTED = re.compile(r"[“\"「『]([^”\"」』]{1,30})[”\"」』]")
 _LIST = re.compile(r"(?:[^，。；、,：:（）()]{1,20}、)+[^，。；、,：:（）()]{1,20}")
 
-_UNIT_FAMILY = {
-    "家": "家",
-    "个": "个",
-    "项": "项",
-    "所": "所",
-    "名": "名人",
-    "人": "人次万人",
-    "元": "元亿万",
-    "钱": "元亿万",
-    "米": "米",
-    "倍": "倍",
-    "年": "年",
-    "天": "天",
+# A measure word and the units a matching figure may carry.
+_UNIT_FAMILY: dict[str, tuple[str, ...]] = {
+    "人": ("人", "人次"),
+    "名": ("名", "人"),
+    "位": ("位", "人", "名"),
+    "元": ("元", "亿", "万"),
+    "天": ("天", "日"),
+    "次": ("次",),
 }
-_COUNTED_UNITS = ("家", "个", "项", "所", "名", "人")
 _MONEY_WORDS = ("额", "收入", "总值", "投资", "金额", "税收", "增加值", "规模", "产值", "余额", "钱", "营收")
 _SHARE_WORDS = ("比例", "占比", "增长", "增速", "百分", "幅度", "占全市")
 
@@ -89,6 +83,11 @@ _EXPECTED_UNITS = (
 
 
 def expected_unit(question: Question) -> re.Pattern[str] | None:
+    """What the figure must contain: the measure word the question names (几个月 -> 月), else the
+    unit its topic implies (花了多少钱 -> 元, 占比 -> %)."""
+    hint = question.unit_hint
+    if hint:
+        return re.compile("|".join(re.escape(u) for u in _UNIT_FAMILY.get(hint, (hint,))))
     for cue, unit in _EXPECTED_UNITS:
         if cue.search(question.normalized):
             return unit
@@ -101,13 +100,8 @@ def _quantity_bonus(question: Question, found: str, expected: re.Pattern[str] | 
         return -9.0
     if expected and not expected.search(found):
         return -9.0  # a figure, but not of what is asked (a share where an amount is asked)
-    hint = question.unit_hint
-    if hint in _COUNTED_UNITS and not any(u in found for u in _UNIT_FAMILY[hint]):
-        return -9.0  # 多少家 asks for a number of 家
     q = question.normalized
     hint = question.unit_hint
-    if hint and hint in _UNIT_FAMILY and any(u in found for u in _UNIT_FAMILY[hint]):
-        bonus += 2.0
     if any(w in q for w in _MONEY_WORDS) and re.search(r"元|亿", found):
         bonus += 1.0
     if any(w in q for w in _SHARE_WORDS) and re.search(r"[%％]|分之|/", found):

@@ -4,8 +4,9 @@ Two levels:
 - `clean_inline` normalises a raw span that holds running text: joins lines broken mid-sentence
   (also across blank lines), drops whitespace between CJK characters, rejoins Latin words hyphenated
   over a line break and collapses lines whose every run is doubled (`国金中心国金中心`).
-- `clean_document` finds the layout: photo credits and captions (dropped), headings and vertical
-  one-character lines (kept as blocks of their own) and running text, and cleans each block inline.
+- `clean_document` finds the layout: photo captions with their credits, headings and vertical
+  one-character lines (each kept as a block of its own, never glued into running text) and running
+  text, and cleans each block inline.
 
 Cleaning a raw slice that holds one sentence gives back exactly that sentence's clean text.
 """
@@ -32,7 +33,8 @@ class Block:
 
     text: str
     offsets: tuple[int, ...]
-    kind: str  # "text" or "heading"
+    kind: str  # "text", "heading" or "caption"
+    raw_end: int  # end of the block's raw span (past a doubled run's second copy)
 
 
 def _is_ascii_alnum(ch: str) -> bool:
@@ -132,7 +134,7 @@ def _ends_sentence(text: str) -> bool:
 
 
 def clean_document(raw: str) -> list[Block]:
-    """Split a raw document into clean blocks; captions and photo credits are dropped."""
+    """Split a raw document into clean blocks: running text, and headings and captions apart."""
     spans: list[tuple[int, int]] = []
     pos = 0
     for line in raw.split("\n"):
@@ -140,6 +142,9 @@ def clean_document(raw: str) -> list[Block]:
         pos += len(line) + 1
     shown = [_shown(raw, s, e) for s, e in spans]
     kinds = _classify(shown)
+    for i, (s, e) in enumerate(spans):  # overprinted (doubled) lines are titles or captions
+        if kinds[i] == "text" and undouble(raw[s:e]) is not None:
+            kinds[i] = "heading"
 
     blocks: list[Block] = []
     run: list[int] = []  # line indices of the current text block
@@ -160,8 +165,7 @@ def clean_document(raw: str) -> list[Block]:
             if kind == "vertical":
                 while j + 1 < len(spans) and kinds[j + 1] == "vertical":
                     j += 1
-            if kind != "caption":
-                _add_block(blocks, raw, spans[i][0], spans[j][1], "heading")
+            _add_block(blocks, raw, spans[i][0], spans[j][1], "caption" if kind == "caption" else "heading")
             i = j
         i += 1
     flush()
@@ -232,4 +236,4 @@ def _is_heading(shown: list[str], kinds: list[str], i: int, unwrapped: bool) -> 
 def _add_block(blocks: list[Block], raw: str, start: int, end: int, kind: str) -> None:
     text, offsets = clean_inline(raw, start, end)
     if text:
-        blocks.append(Block(text, tuple(offsets), kind))
+        blocks.append(Block(text, tuple(offsets), kind, len(raw[:end].rstrip())))

@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import bisect
+import re
 from collections.abc import Iterator
 
 from ingest.clean import CLOSERS, TERMINALS, Block
 from ingest.passage import Passage, Sentence
 
 DEFAULT_PASSAGE_CHARS = 220
+_WORDY = re.compile(r"\w")
 
 
 def sentence_bounds(text: str) -> Iterator[tuple[int, int]]:
@@ -46,8 +48,11 @@ def split_passages(
     for block in blocks:
         for s, e in sentence_bounds(block.text):
             text = block.text[s:e]
-            if text.strip():
-                units.append((text, block.offsets[s], block.offsets[e - 1] + 1))
+            if _WORDY.search(text):  # a run of dashes or dots alone is no sentence
+                # The block's last sentence ends where the block does: past the second copy of a
+                # doubled run, so that cleaning its raw span undoubles it again.
+                raw_end = block.raw_end if e == len(block.text) else block.offsets[e - 1] + 1
+                units.append((text, block.offsets[s], raw_end))
 
     passages: list[Passage] = []
     group: list[tuple[str, int, int]] = []

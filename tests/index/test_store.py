@@ -288,9 +288,9 @@ def test_check_corpus_refuses_a_changed_corpus(
 
 
 def test_check_corpus_accepts_a_corpus_with_a_file_skipped_at_build(corpus: Path, tmp_path: Path) -> None:
-    (corpus / "caption.txt").write_text("保利中心大数据产业基地 摄/李显彦\n", encoding="utf-8")
+    (corpus / "dashes.txt").write_text("——\n……\n", encoding="utf-8")
     index = build_index(corpus, tmp_path / "index", "offline")
-    assert index.manifest["corpus"]["skipped"] == {"caption.txt": "no text left after cleaning"}
+    assert index.manifest["corpus"]["skipped"] == {"dashes.txt": "no text left after cleaning"}
     check_corpus(index, corpus)
 
 

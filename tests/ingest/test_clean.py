@@ -116,7 +116,7 @@ def test_ordinary_lines_are_not_undoubled(line: str) -> None:
     assert cleaned(line) == line
 
 
-def test_doubled_headings_survive_and_doubled_captions_are_dropped() -> None:
+def test_doubled_headings_and_captions_are_undoubled_and_kept_apart() -> None:
     # 004_580be5a15073a97d.txt, lines 210-216.
     raw = (
         "国金中心国金中心\n\n"
@@ -125,8 +125,13 @@ def test_doubled_headings_survive_and_doubled_captions_are_dropped() -> None:
         "江北嘴金融核心区江北嘴金融核心区\n\n"
         "铁山坪森林公园，孩子们在儿童乐园玩耍 崔力 摄/视觉重庆"
     )
-    texts = [b.text for b in document(raw)]
-    assert texts == ["国金中心", "江北嘴金融核心区"]
+    blocks = document(raw)
+    assert [(b.text, b.kind) for b in blocks] == [
+        ("国金中心", "heading"),
+        ("江北区“五社联动”助力基层治理，图为铁山坪街道唐桂社区崔力摄/视觉重庆", "caption"),
+        ("江北嘴金融核心区", "heading"),
+        ("铁山坪森林公园，孩子们在儿童乐园玩耍崔力摄/视觉重庆", "caption"),
+    ]
 
 
 # --- captions and photo credits ----------------------------------------------------------------
@@ -144,11 +149,13 @@ def test_doubled_headings_survive_and_doubled_captions_are_dropped() -> None:
         "铁山坪森林公园，孩子们在儿童乐园玩耍 崔力 摄/视觉重庆",
     ],
 )
-def test_a_caption_alone_leaves_nothing(caption: str) -> None:
-    assert clean_document(caption) == []
+def test_a_caption_is_a_block_of_its_own(caption: str) -> None:
+    blocks = clean_document(caption)
+    assert [b.kind for b in blocks] == ["caption"]
+    assert blocks[0].text == cleaned(caption)
 
 
-def test_captions_between_paragraphs_are_dropped_and_the_text_around_them_kept() -> None:
+def test_captions_between_paragraphs_stand_apart_from_the_text_around_them() -> None:
     # 001_eb47fa1761d187f3.txt, lines 27-39.
     raw = (
         "接下来,江北区将加快推动观音桥商圈扩能升级,充分释放北滨路经济带活力,以“三线”为导向,推行直播带货、"
@@ -161,9 +168,13 @@ def test_captions_between_paragraphs_are_dropped_and_the_text_around_them_kept()
         "5月26日,海尔衣联网智慧生态研究院在江北区港城工业园揭牌成立。这意味着,江北数字经济再添新引擎。"
     )
     blocks = document(raw)
-    joined = "".join(b.text for b in blocks)
-    for dropped in ("摄/", "李显彦", "崔力", "沉浸式影院"):
-        assert dropped not in joined
+    running = "".join(b.text for b in blocks if b.kind != "caption")
+    for credit in ("摄/", "李显彦", "崔力", "沉浸式影院"):
+        assert credit not in running
+    assert [b.text for b in blocks if b.kind == "caption"] == [
+        "保利中心大数据产业基地摄/李显彦",
+        "市民在成渝地区双城经济圈江北区形象展示中心沉浸式影院“鸟瞰”两地风貌摄/崔力",
+    ]
     assert blocks[0].text.endswith("的浓厚氛围。")
     assert (
         blocks[-1].text
@@ -174,7 +185,7 @@ def test_captions_between_paragraphs_are_dropped_and_the_text_around_them_kept()
     assert heading.text.endswith("港城工业园区为依托,在发展智能制造和生物医药科技创新上争作示范")
 
 
-def test_credits_at_the_end_of_a_document_are_dropped() -> None:
+def test_credits_at_the_end_of_a_document_are_kept_apart() -> None:
     # 001_eb47fa1761d187f3.txt, lines 75-81.
     raw = (
         "据悉,日前,成渝地区双城经济圈江北区形象展示中心已在江北嘴开门迎客。接下来,江北区将高起点推进100亿级"
@@ -182,9 +193,14 @@ def test_credits_at_the_end_of_a_document_are_dropped() -> None:
         "王彩艳 杨敏 图片除署名外由江北区委宣传部提供\n\n\n\n"
         "江北嘴国际金融中心鸟瞰效果图\n"
     )
-    assert [b.text for b in document(raw)] == [
-        "据悉,日前,成渝地区双城经济圈江北区形象展示中心已在江北嘴开门迎客。接下来,江北区将高起点推进100亿级"
-        "“升级版太古里”建设,并扩大与成都市青羊区、巴中市、德阳市等地合作的“朋友圈”。"
+    assert [(b.text, b.kind) for b in document(raw)] == [
+        (
+            "据悉,日前,成渝地区双城经济圈江北区形象展示中心已在江北嘴开门迎客。接下来,江北区将高起点推进100亿级"
+            "“升级版太古里”建设,并扩大与成都市青羊区、巴中市、德阳市等地合作的“朋友圈”。",
+            "text",
+        ),
+        ("王彩艳杨敏图片除署名外由江北区委宣传部提供", "caption"),
+        ("江北嘴国际金融中心鸟瞰效果图", "caption"),
     ]
 
 
@@ -299,7 +315,7 @@ def test_every_block_of_the_corpus_points_back_at_its_raw_characters(path: Path)
     blocks = document(raw)
     assert blocks
     for block in blocks:
-        assert block.kind in ("text", "heading")
+        assert block.kind in ("text", "heading", "caption")
         assert "\n" not in block.text
         assert block.text == block.text.strip()
         # Blocks come in document order and never overlap.

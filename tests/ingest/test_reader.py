@@ -108,7 +108,7 @@ def write_mixed_corpus(folder: Path) -> None:
     (folder / "c_picture.txt").write_bytes(binary_bytes())
     (folder / "d_empty.txt").write_bytes(b"")
     (folder / "e_blank.md").write_bytes(b" \n\n \n")
-    (folder / "f_caption.txt").write_text("保利中心大数据产业基地 摄/李显彦\n", encoding="utf-8")
+    (folder / "f_dashes.txt").write_text("——\n……\n", encoding="utf-8")
     (folder / "g_image.png").write_bytes(binary_bytes())  # not a text suffix: not listed at all
     (folder / ".hidden.txt").write_text("隐藏文件。\n", encoding="utf-8")
 
@@ -120,11 +120,11 @@ def test_ingest_keeps_good_files_and_names_every_bad_one(tmp_path: Path) -> None
 
     assert sorted(report.sources) == ["a_utf8.txt", "b_gb.md"]
     assert report.sources["b_gb.md"].encoding == "gb18030"
-    assert sorted(report.skipped) == ["c_picture.txt", "d_empty.txt", "e_blank.md", "f_caption.txt"]
+    assert sorted(report.skipped) == ["c_picture.txt", "d_empty.txt", "e_blank.md", "f_dashes.txt"]
     assert "binary" in report.skipped["c_picture.txt"]
     assert "empty" in report.skipped["d_empty.txt"]
     assert "empty" in report.skipped["e_blank.md"]
-    assert "no text left" in report.skipped["f_caption.txt"]
+    assert "no text left" in report.skipped["f_dashes.txt"]
 
     by_source = {name: "".join(p.text for p in report.passages if p.source == name) for name in report.sources}
     assert by_source["a_utf8.txt"] == (

@@ -73,7 +73,7 @@ def test_line_numbers_are_those_of_the_first_and_last_character(corpus: IngestRe
 
 def test_sentences_end_at_a_terminal_unless_their_block_ends(corpus: IngestReport) -> None:
     block_ends = {
-        name: {b.offsets[-1] + 1 for b in clean_document(source.text)} for name, source in corpus.sources.items()
+        name: {b.raw_end for b in clean_document(source.text)} for name, source in corpus.sources.items()
     }
     for passage, sentence, _ in all_sentences(corpus):
         text = passage.sentence_text(sentence)
