@@ -10,7 +10,8 @@ Layout (everything a reader needs to know is in manifest.json):
     sources/        the decoded text of every indexed file (what char/line offsets refer to)
 
 The folder is written under a temporary name and swapped in, so a failed build never
-damages the index that was there before.
+damages the index that was there before. A build holds a lock on its temporary folder; the next
+build removes the unlocked ones that killed builds left behind.
 """
 
 from __future__ import annotations
@@ -21,6 +22,8 @@ import os
 import shutil
 import tempfile
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from importlib import metadata
 from pathlib import Path
@@ -37,10 +40,17 @@ from ingest import Passage, ingest_corpus
 from ingest.pipeline import list_corpus
 from ingest.reader import UnreadableFile, read_source
 
+try:
+    import fcntl
+except ImportError:  # not POSIX: no locks, stale temporary folders are told by their age alone
+    fcntl = None  # type: ignore[assignment]
+
 FORMAT_VERSION = 1
 MANIFEST = "manifest.json"
 EMBED_BATCH = 64
 _LIBRARIES = ("jbqa", "faiss-cpu", "bm25s", "jieba", "numpy", "sentence-transformers", "opencc")
+# Temporary folders older than this and unlocked were left by builds that died.
+_STARTED = time.time()
 
 
 class IndexUnusable(RuntimeError):
@@ -142,31 +152,83 @@ def build_index(
 def _write_atomically(index_dir, manifest, passages, embedder, dense, bm25, sources) -> None:  # type: ignore[no-untyped-def]
     index_dir = index_dir.resolve()
     index_dir.parent.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(dir=index_dir.parent, prefix=f".{index_dir.name}.tmp-"))
+    _remove_stale_temp_dirs(index_dir)
+    tmp = Path(tempfile.mkdtemp(dir=index_dir.parent, prefix=_temp_prefix(index_dir)))
     try:
-        with open(tmp / "passages.jsonl", "w", encoding="utf-8") as out:
-            for p in passages:
-                out.write(json.dumps(p.to_dict(), ensure_ascii=False) + "\n")
-        dense.save(tmp / "faiss.index")
-        bm25.save(tmp / "bm25")
-        embedder.save(tmp / "embedder")
-        (tmp / "sources").mkdir()
-        for name, src in sources.items():
-            (tmp / "sources" / name).write_text(src.text, encoding="utf-8")
-        (tmp / MANIFEST).write_text(json.dumps(manifest, ensure_ascii=False, indent=2), encoding="utf-8")
-        _swap_in(tmp, index_dir)
+        with _locked(tmp):
+            with open(tmp / "passages.jsonl", "w", encoding="utf-8") as out:
+                for p in passages:
+                    out.write(json.dumps(p.to_dict(), ensure_ascii=False) + "\n")
+            dense.save(tmp / "faiss.index")
+            bm25.save(tmp / "bm25")
+            embedder.save(tmp / "embedder")
+            (tmp / "sources").mkdir()
+            for name, src in sources.items():
+                (tmp / "sources" / name).write_text(src.text, encoding="utf-8")
+            (tmp / MANIFEST).write_text(json.dumps(manifest, ensure_ascii=False, indent=2), encoding="utf-8")
+            _swap_in(tmp, index_dir)
     except BaseException:
         shutil.rmtree(tmp, ignore_errors=True)
         raise
+
+
+def _temp_prefix(index_dir: Path) -> str:
+    return f".{index_dir.name}.tmp-"
+
+
+@contextmanager
+def _locked(directory: Path) -> Iterator[bool]:
+    """Hold an exclusive lock on `directory` for the block; yields False when another process holds it."""
+    if fcntl is None:
+        yield True
+        return
+    fd = os.open(directory, os.O_RDONLY)
+    try:
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            locked = True
+        except OSError:  # held by a running build, or no locks on this file system: either way, keep out
+            locked = False
+        yield locked
+    finally:
+        os.close(fd)
+
+
+def _remove_stale_temp_dirs(index_dir: Path) -> None:
+    """Remove the temporary folders of `index_dir` that killed builds left behind.
+
+    A running build locks its folder; a folder newer than this process may belong to a build that
+    has not locked it yet. Both are kept.
+    """
+    prefix = _temp_prefix(index_dir)
+    for path in index_dir.parent.iterdir():
+        if not path.name.startswith(prefix):
+            continue
+        try:
+            if not path.is_dir() or path.stat().st_mtime >= _STARTED:
+                continue
+            with _locked(path) as free:
+                if free:
+                    shutil.rmtree(path, ignore_errors=True)
+        except OSError:  # gone meanwhile, or not ours to remove
+            continue
 
 
 def _backup_path(index_dir: Path) -> Path:
     return index_dir.parent / f".{index_dir.name}.previous"
 
 
+def _restore_interrupted_swap(index_dir: Path) -> None:
+    """After a swap cut between its two renames, the previous index is the backup: move it back."""
+    backup = _backup_path(index_dir)
+    if not index_dir.exists() and (backup / MANIFEST).is_file():
+        os.replace(backup, index_dir)
+
+
 def _swap_in(tmp: Path, index_dir: Path) -> None:
     """Replace index_dir by tmp: two renames; `load_index` restores the backup if cut between them."""
     backup = _backup_path(index_dir)
+    _restore_interrupted_swap(index_dir)  # else the backup, the only copy, would be deleted below
     shutil.rmtree(backup, ignore_errors=True)
     if index_dir.exists():
         os.replace(index_dir, backup)
@@ -181,9 +243,7 @@ def index_exists(index_dir: Path) -> bool:
 def load_index(index_dir: Path) -> LoadedIndex:
     """Load and check an index folder; raise IndexUnusable saying how to rebuild when it is unusable."""
     index_dir = index_dir.resolve()
-    backup = _backup_path(index_dir)
-    if not index_dir.exists() and (backup / MANIFEST).is_file():
-        os.replace(backup, index_dir)  # a swap was interrupted: the previous index is intact
+    _restore_interrupted_swap(index_dir)
     manifest_path = index_dir / MANIFEST
     if not manifest_path.is_file():
         raise IndexUnusable(f"no index at {index_dir}; build it with: jbqa build --index {index_dir}")
@@ -217,6 +277,12 @@ def load_index(index_dir: Path) -> LoadedIndex:
     }
     if len(set(counts.values())) != 1:
         raise IndexUnusable(f"index at {index_dir} is inconsistent (passage counts {counts}); " + _rebuild_hint(index_dir))
+    beyond = next((p.id for p in passages if p.source not in sources or p.char_end > len(sources[p.source])), None)
+    if beyond:
+        raise IndexUnusable(
+            f"index at {index_dir} is inconsistent (passage {beyond} points past its source text); "
+            + _rebuild_hint(index_dir)
+        )
     if dense.dim != embedder.dim or info["dim"] != embedder.dim:
         raise IndexUnusable(
             f"index at {index_dir} holds {dense.dim}-d vectors but embedder {info['name']} gives "

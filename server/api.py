@@ -1,14 +1,21 @@
-"""JSON API routes. Plain `def` endpoints: FastAPI runs them in a threadpool, off the event loop."""
+"""JSON API routes. Plain `def` endpoints: FastAPI runs them in a threadpool, off the event loop.
+
+/api/ask runs the answerer in a worker thread under a deadline (`Settings.ask_timeout_seconds`).
+"""
 
 from __future__ import annotations
 
+from functools import partial
 from typing import Annotated, Any
 
+import anyio
+import anyio.to_thread
 from fastapi import APIRouter, Depends, HTTPException, Query, Request
 from fastapi.exceptions import RequestValidationError
 
 from answerer import Answerer, QuestionError
 from index.store import LoadedIndex
+from server.config import Settings
 from server.schemas import AskRequest, AskResponse, ErrorResponse, HealthResponse, SourceResponse
 from server.sources import LineRangeError, SourceLines
 
@@ -25,9 +32,14 @@ def get_sources(request: Request) -> dict[str, SourceLines]:
     return request.app.state.sources
 
 
+def get_settings(request: Request) -> Settings:
+    return request.app.state.settings
+
+
 IndexDep = Annotated[LoadedIndex, Depends(get_index)]
 AnswererDep = Annotated[Answerer, Depends(get_answerer)]
 SourcesDep = Annotated[dict[str, SourceLines], Depends(get_sources)]
+SettingsDep = Annotated[Settings, Depends(get_settings)]
 
 
 def _errors(*codes: int) -> dict[int | str, dict[str, Any]]:
@@ -42,11 +54,20 @@ def _invalid(loc: tuple[str, ...], message: str, value: object) -> RequestValida
 router = APIRouter(prefix="/api")
 
 
-@router.post("/ask", tags=["ask"], responses=_errors(400, 413))
-def ask(body: AskRequest, answerer: AnswererDep) -> AskResponse:
-    """Answer a question with quotes from the documents, or abstain."""
+@router.post("/ask", tags=["ask"], responses=_errors(400, 413, 503))
+async def ask(body: AskRequest, answerer: AnswererDep, settings: SettingsDep) -> AskResponse:
+    """Answer a question with quotes from the documents, or abstain (503 if it takes too long)."""
+    timeout = settings.ask_timeout_seconds
     try:
-        result = answerer.ask(body.question, top=body.top)
+        with anyio.fail_after(timeout):
+            # Abandoned on timeout: the worker thread finishes in the background, its result unused.
+            result = await anyio.to_thread.run_sync(
+                partial(answerer.ask, body.question, top=body.top), abandon_on_cancel=True
+            )
+    except TimeoutError as exc:
+        raise HTTPException(
+            503, f"answering took longer than {timeout:g} s; please try again later", headers={"Retry-After": "1"}
+        ) from exc
     except QuestionError as exc:  # the schema checks the same rule; kept so no path can end in a 500
         raise _invalid(("body", "question"), str(exc), body.question) from exc
     return AskResponse.model_validate(result.to_dict())

@@ -9,6 +9,8 @@ from pathlib import Path
 import uvicorn
 from fastapi import FastAPI, Request
 from fastapi.concurrency import run_in_threadpool
+from fastapi.encoders import jsonable_encoder
+from fastapi.exceptions import RequestValidationError
 from fastapi.responses import FileResponse, JSONResponse
 from fastapi.staticfiles import StaticFiles
 
@@ -22,6 +24,8 @@ from server.sources import SourceLines
 
 STATIC = Path(__file__).with_name("static")
 WARM_UP_QUESTION = "江北区"
+KEEP_ALIVE_SECONDS = 5  # an idle kept-alive connection is closed after this long
+LIMIT_CONCURRENCY = 64  # connections or requests at once; beyond it uvicorn answers 503 at once
 
 
 @asynccontextmanager
@@ -29,6 +33,12 @@ async def _lifespan(app: FastAPI) -> AsyncIterator[None]:
     # One question before the first visitor loads the tokenizer's dictionaries.
     await run_in_threadpool(app.state.answerer.ask, WARM_UP_QUESTION)
     yield
+
+
+async def _invalid_request(request: Request, exc: RequestValidationError) -> JSONResponse:
+    # FastAPI's own handler echoes a non-JSON body back as text and fails (500) on bytes that are not UTF-8.
+    errors = jsonable_encoder(exc.errors(), custom_encoder={bytes: lambda b: b.decode("utf-8", errors="replace")})
+    return JSONResponse({"detail": errors}, status_code=422)
 
 
 async def _internal_error(request: Request, exc: Exception) -> JSONResponse:
@@ -47,6 +57,7 @@ def create_app(index: LoadedIndex, settings: Settings | None = None) -> FastAPI:
         lifespan=_lifespan,
     )
     app.state.index = index
+    app.state.settings = settings
     app.state.answerer = Answerer(index)
     app.state.sources = {name: SourceLines(text) for name, text in index.sources.items()}
     app.include_router(api.router)
@@ -56,6 +67,7 @@ def create_app(index: LoadedIndex, settings: Settings | None = None) -> FastAPI:
     def page() -> FileResponse:
         return FileResponse(STATIC / "index.html")
 
+    app.add_exception_handler(RequestValidationError, _invalid_request)  # type: ignore[arg-type]
     app.add_exception_handler(Exception, _internal_error)
     app.add_middleware(BodySizeLimit, max_bytes=settings.max_body_bytes)
     # Added last, so outermost: its headers reach every response, 413s included. /docs loads Swagger UI
@@ -66,4 +78,11 @@ def create_app(index: LoadedIndex, settings: Settings | None = None) -> FastAPI:
 
 def run(index: LoadedIndex, host: str = "127.0.0.1", port: int = 8000) -> None:
     """Serve the app with uvicorn until interrupted."""
-    uvicorn.run(create_app(index), host=host, port=port, server_header=False)
+    uvicorn.run(
+        create_app(index),
+        host=host,
+        port=port,
+        server_header=False,
+        timeout_keep_alive=KEEP_ALIVE_SECONDS,
+        limit_concurrency=LIMIT_CONCURRENCY,
+    )
