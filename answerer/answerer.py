@@ -108,7 +108,7 @@ class Answerer:
         self.index = index
         self.threshold = threshold
         self._normalized = [normalize_chars(p.text) for p in index.passages]
-        self.terms = TermStats(self._normalized)
+        self.terms = TermStats(self._normalized, index.bm25.postings)
         by_source: dict[str, list[str]] = {}
         for passage, norm in zip(index.passages, self._normalized, strict=True):
             by_source.setdefault(passage.source, []).append(norm)

