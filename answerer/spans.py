@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterable
+from functools import lru_cache
 
 import jieba.posseg as pseg
 
@@ -119,6 +120,7 @@ def _regex_candidates(pattern: re.Pattern[str], text: str) -> Iterable[tuple[int
             yield m.start(), m.end()
 
 
+@lru_cache(maxsize=4096)  # one ask looks at the same sentence for ranking, confidence and quoting
 def find_span(question: Question, sentence: str) -> tuple[int, int] | None:
     """(start, end) of the answer inside `sentence`, or None when nothing of the asked type is there."""
     norm = normalize_chars(sentence)
