@@ -308,13 +308,14 @@ class StageClock:
 # (module, class or "", attributes to try in order, label); stages missing from the code are skipped.
 BUILD_STAGES = (
     ("index.store", "", ("ingest_corpus",), "ingest (read, clean, split)"),
-    ("index.embedders", "OfflineEmbedder", ("fit",), "fit offline embedder"),
-    ("index.embedders", "", ("_features",), "features (jieba words + char bigrams)"),
-    ("index.embedders", "OfflineEmbedder", ("_tfidf",), "tf-idf matrix"),
+    ("index.store", "", ("analyse",), "jieba tokens (once per passage)"),
+    ("index.embedders", "OfflineEmbedder", ("fit_transform", "fit"), "fit offline embedder"),
+    ("index.embedders", "", ("_features_of", "_features"), "features (jieba words + char bigrams)"),
+    ("index.embedders", "", ("_tfidf_rows",), "tf-idf matrix"),
     ("sklearn.utils.extmath", "", ("randomized_svd",), "randomized SVD"),
-    ("index.embedders", "OfflineEmbedder", ("encode_documents",), "embed passages"),
+    ("index.embedders", "SentenceTransformerEmbedder", ("encode_documents",), "embed passages (model)"),
     ("index.dense", "DenseIndex", ("build",), "FAISS add"),
-    ("index.store", "", ("index_terms", "tokenize"), "BM25 terms (jieba search mode)"),
+    ("index.store", "", ("index_terms_from_tokens", "index_terms"), "BM25 terms"),
     ("index.bm25", "BM25Index", ("build",), "BM25 index"),
     ("index.store", "", ("_write_atomically",), "write index folder"),
 )

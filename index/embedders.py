@@ -11,16 +11,20 @@ import json
 import logging
 import os
 import socket
+from array import array
+from collections import defaultdict
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
+from itertools import count
 from pathlib import Path
 from typing import Protocol
 from urllib.parse import urlparse
 
 import numpy as np
 from scipy import sparse
+from tqdm import tqdm
 
-from index.tokenize import tokenize
-from ingest.normalize import normalize_chars
+from index.tokenize import Analysed, analyse
 
 log = logging.getLogger(__name__)
 
@@ -98,9 +102,51 @@ class SentenceTransformerEmbedder:
         """Nothing to save: the manifest records the model's name or path."""
 
 
+def _features_of(analysed: Analysed) -> list[str]:
+    """Offline-embedder features: "w:" jieba words, then "b:" bigrams of the letters and digits."""
+    chars = "".join(filter(str.isalnum, analysed.normalized))
+    return [f"w:{t}" for t in analysed.tokens] + [f"b:{chars[i : i + 2]}" for i in range(len(chars) - 1)]
+
+
 def _features(text: str) -> list[str]:
-    chars = [c for c in normalize_chars(text) if c.isalnum()]
-    return [f"w:{t}" for t in tokenize(text)] + [f"b:{a}{b}" for a, b in zip(chars, chars[1:])]
+    return _features_of(analyse(text))
+
+
+def _row_sums(values: np.ndarray, indptr: np.ndarray) -> np.ndarray:
+    """Sum of each CSR row's values (0.0 for an empty row), accumulated in float64."""
+    sums = np.zeros(len(indptr) - 1, dtype=np.float64)
+    filled = np.flatnonzero(np.diff(indptr))
+    if filled.size:
+        sums[filled] = np.add.reduceat(values, indptr[filled], dtype=np.float64)
+    return sums
+
+
+def _tfidf_rows(counts: sparse.csr_matrix, idf: np.ndarray) -> sparse.csr_matrix:
+    """Turn a canonical CSR matrix of term counts into unit-length (1 + log tf) * idf rows, in place."""
+    weights = np.log(counts.data, dtype=np.float64)
+    weights += 1.0
+    weights *= idf[counts.indices]
+    data = weights.astype(np.float32)
+    del weights
+    norms = np.sqrt(_row_sums(np.square(data, dtype=np.float64), counts.indptr))
+    norms[norms == 0] = 1.0
+    data *= np.repeat((1.0 / norms).astype(np.float32), np.diff(counts.indptr))
+    counts.data = data
+    return counts
+
+
+def _count_matrix(ids: np.ndarray, lengths: np.ndarray, n_features: int) -> sparse.csr_matrix:
+    """CSR matrix of how often each feature id occurs in each row; `ids` holds the rows' ids one
+    row after another, `lengths` how many belong to each row. Takes `ids` over (it is sorted in place)."""
+    indptr = np.zeros(len(lengths) + 1, dtype=np.int64)
+    np.cumsum(lengths, out=indptr[1:])
+    index_dtype = np.int32 if max(int(indptr[-1]), n_features) < np.iinfo(np.int32).max else np.int64
+    counts = sparse.csr_matrix(
+        (np.ones(len(ids), dtype=np.float32), ids.astype(index_dtype, copy=False), indptr.astype(index_dtype)),
+        shape=(len(lengths), n_features),
+    )
+    counts.sum_duplicates()  # sorts each row's ids and adds up the repeats: the data become counts
+    return counts
 
 
 class OfflineEmbedder:
@@ -117,39 +163,61 @@ class OfflineEmbedder:
         self.dim = int(components.shape[0])
 
     @classmethod
-    def fit(cls, texts: list[str], dim: int = 256) -> OfflineEmbedder:
+    def fit(cls, texts: Sequence[str], dim: int = 256, progress: bool = False) -> OfflineEmbedder:
+        """Fit on `texts`: vocabulary, idf and at most `dim` SVD components."""
+        return cls.fit_transform(texts, dim, progress)[0]
+
+    @classmethod
+    def fit_transform(
+        cls,
+        texts: Sequence[str],
+        dim: int = 256,
+        progress: bool = False,
+        analysed: Iterable[Analysed] | None = None,
+    ) -> tuple[OfflineEmbedder, np.ndarray]:
+        """Fit on `texts` and give their document vectors too (what `encode_documents(texts)` gives).
+
+        `analysed`: `index.tokenize.analyse` of each text, in order, when the caller has it already.
+        """
         from sklearn.utils.extmath import randomized_svd
 
-        docs = [_features(t) for t in texts]
-        df: dict[str, int] = {}
-        for feats in docs:
-            for f in set(feats):
-                df[f] = df.get(f, 0) + 1
-        vocab = sorted(df)
+        if analysed is None:
+            analysed = map(analyse, texts)
+        first_ids: defaultdict[str, int] = defaultdict(count().__next__)  # feature -> id in order of appearance
+        ids = array("i")
+        lengths = array("q")
+        for item in tqdm(analysed, desc="Features", unit="passage", total=len(texts), disable=not progress):
+            features = _features_of(item)
+            ids.extend(map(first_ids.__getitem__, features))
+            lengths.append(len(features))
+        if len(lengths) != len(texts):
+            raise ValueError(f"{len(lengths)} analysed texts for {len(texts)} texts")
+        vocab = sorted(first_ids)
+        sorted_id = np.empty(len(vocab), dtype=np.int32)
+        sorted_id[np.fromiter(map(first_ids.__getitem__, vocab), dtype=np.int64, count=len(vocab))] = np.arange(
+            len(vocab), dtype=np.int32
+        )
+        del first_ids
+        matrix = _count_matrix(sorted_id[np.frombuffer(ids, dtype=np.intc)], np.frombuffer(lengths, np.int64), len(vocab))
+        del ids
         n = len(texts)
-        idf = np.array([np.log((1 + n) / (1 + df[f])) + 1.0 for f in vocab], dtype=np.float32)
-        model = cls(vocab, idf, np.zeros((1, len(vocab)), dtype=np.float32))
-        matrix = model._tfidf(docs)
+        df = np.bincount(matrix.indices, minlength=len(vocab))
+        idf = (np.log((1 + n) / (1 + df)) + 1.0).astype(np.float32)
+        matrix = _tfidf_rows(matrix, idf)
         k = max(1, min(dim, min(matrix.shape) - 1))
         _, _, components = randomized_svd(matrix, n_components=k, n_iter=7, random_state=0)
-        return cls(vocab, idf, components)
+        model = cls(vocab, idf, components)
+        return model, _unit_rows(matrix @ model.components.T)
 
     def _tfidf(self, docs: list[list[str]]) -> sparse.csr_matrix:
-        rows, cols, vals = [], [], []
-        for r, feats in enumerate(docs):
-            counts: dict[int, int] = {}
-            for f in feats:
-                j = self.index.get(f)
-                if j is not None:
-                    counts[j] = counts.get(j, 0) + 1
-            for j, c in counts.items():
-                rows.append(r)
-                cols.append(j)
-                vals.append((1.0 + np.log(c)) * self.idf[j])
-        matrix = sparse.csr_matrix((vals, (rows, cols)), shape=(len(docs), len(self.vocab)), dtype=np.float32)
-        norms = np.sqrt(matrix.multiply(matrix).sum(axis=1)).A.ravel()
-        norms[norms == 0] = 1.0
-        return sparse.csr_matrix(sparse.diags(1.0 / norms) @ matrix)
+        ids = array("i")
+        lengths = array("q")
+        for features in docs:
+            before = len(ids)
+            ids.extend(j for j in map(self.index.get, features) if j is not None)
+            lengths.append(len(ids) - before)
+        matrix = _count_matrix(np.frombuffer(ids, dtype=np.intc), np.frombuffer(lengths, np.int64), len(self.vocab))
+        return _tfidf_rows(matrix, self.idf)
 
     def _encode(self, texts: list[str]) -> np.ndarray:
         return _unit_rows(self._tfidf([_features(t) for t in texts]) @ self.components.T)
@@ -237,22 +305,31 @@ def _hub_unreachable() -> str | None:
         return f"the model hub {url.hostname} is unreachable ({exc.__class__.__name__})"
 
 
-def build_embedder(spec: str, texts: list[str]) -> tuple[Embedder, str | None]:
-    """Make the embedder for a new index. Returns it with the reason for any fallback.
+def resolve_embedder(spec: str) -> tuple[SentenceTransformerEmbedder | None, str | None]:
+    """The sentence-transformers model `spec` asks for, or None when the offline embedder is to be
+    fitted on the corpus; with the reason for any fallback.
 
     `spec`: "auto" (the default model, else the offline embedder), "offline", or a model name/path
     (which must load: an explicit choice never falls back).
     """
     if spec == OFFLINE:
-        return OfflineEmbedder.fit(texts), None
+        return None, None
     if spec == AUTO:
         try:
             return load_sentence_transformer(DEFAULT_MODEL), None
         except EmbedderUnavailable as exc:
             reason = f"{exc}; using the offline embedder trained on this corpus instead"
             log.warning("FALLBACK: %s", reason)
-            return OfflineEmbedder.fit(texts), reason
+            return None, reason
     return load_sentence_transformer(spec), None
+
+
+def build_embedder(spec: str, texts: list[str]) -> tuple[Embedder, str | None]:
+    """Make the embedder for a new index (see `resolve_embedder`). Returns it with the reason for any fallback."""
+    model, reason = resolve_embedder(spec)
+    if model is None:
+        return OfflineEmbedder.fit(texts), reason
+    return model, reason
 
 
 def load_embedder(kind: str, name: str, directory: Path) -> Embedder:

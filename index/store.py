@@ -20,6 +20,7 @@ import hashlib
 import json
 import os
 import shutil
+import sys
 import tempfile
 import time
 from collections.abc import Iterator
@@ -34,8 +35,8 @@ from tqdm import tqdm
 
 from index.bm25 import K1, METHOD, B, BM25Index
 from index.dense import DenseIndex
-from index.embedders import Embedder, build_embedder, load_embedder
-from index.tokenize import TOKENIZER_NAME, index_terms
+from index.embedders import Embedder, OfflineEmbedder, load_embedder, resolve_embedder
+from index.tokenize import TOKENIZER_NAME, Analysed, analyse, index_terms_from_tokens
 from ingest import Passage, ingest_corpus
 from ingest.pipeline import list_corpus
 from ingest.reader import UnreadableFile, read_source
@@ -106,16 +107,30 @@ def build_index(
     if not report.passages:
         raise IndexUnusable(f"no readable text in {corpus_dir}; skipped: {report.skipped or 'no .txt/.md files'}")
     texts = [p.text for p in report.passages]
-    embedder, fallback_reason = build_embedder(embedder_spec, texts)
-    vectors = np.vstack(
-        [
-            embedder.encode_documents(texts[i : i + EMBED_BATCH])
-            for i in tqdm(range(0, len(texts), EMBED_BATCH), desc="Embed", unit="batch", disable=not progress)
-        ]
-    )
+    model, fallback_reason = resolve_embedder(embedder_spec)
+    # Each passage is segmented once: its jieba tokens give both its BM25 terms and, for the
+    # offline embedder, its features. Terms are interned, one string object per distinct term.
+    analysed = [
+        Analysed(a.normalized, list(map(sys.intern, a.tokens)))
+        for a in map(analyse, tqdm(texts, desc="Tokenize", unit="passage", disable=not progress))
+    ]
+    embedder: Embedder
+    if model is None:
+        embedder, vectors = OfflineEmbedder.fit_transform(texts, progress=progress, analysed=analysed)
+    else:
+        embedder = model
+        vectors = np.vstack(
+            [
+                embedder.encode_documents(texts[i : i + EMBED_BATCH])
+                for i in tqdm(range(0, len(texts), EMBED_BATCH), desc="Embed", unit="batch", disable=not progress)
+            ]
+        )
     dense = DenseIndex.build(vectors, factory)
-    tokens = [index_terms(t) for t in tqdm(texts, desc="Tokenize", unit="passage", disable=not progress)]
-    bm25 = BM25Index.build(tokens, progress=False)
+    del vectors
+    terms = [list(map(sys.intern, index_terms_from_tokens(*a))) for a in analysed]
+    del analysed
+    bm25 = BM25Index.build(terms, progress=False)
+    del terms
     hashes = {name: src.sha256 for name, src in report.sources.items()}
     manifest = {
         "format_version": FORMAT_VERSION,

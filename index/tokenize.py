@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import re
+from typing import NamedTuple
 
 import jieba
 
@@ -29,20 +30,41 @@ _WORD = re.compile(r"[\w\u4e00-\u9fff]")
 _CJK_RUN = re.compile(r"[\u4e00-\u9fff]{2,}")
 
 
+class Analysed(NamedTuple):
+    """A text's normalised characters and its jieba tokens: everything its BM25 terms and its
+    offline-embedder features are made from, so that a build segments each passage once."""
+
+    normalized: str  # normalize_chars(text)
+    tokens: list[str]  # tokenize(text)
+
+
+def tokens_of_normalized(normalized: str) -> list[str]:
+    """jieba search-mode tokens of already normalised text, without stopwords or punctuation."""
+    return [
+        tok for tok in jieba.cut_for_search(normalized) if tok.strip() and _WORD.search(tok) and tok not in STOPWORDS
+    ]
+
+
+def analyse(text: str) -> Analysed:
+    normalized = normalize_chars(text)
+    return Analysed(normalized, tokens_of_normalized(normalized))
+
+
 def tokenize(text: str) -> list[str]:
     """Normalised jieba search-mode tokens without stopwords or punctuation."""
-    return [
-        tok
-        for tok in jieba.cut_for_search(normalize_chars(text))
-        if tok.strip() and _WORD.search(tok) and tok not in STOPWORDS
-    ]
+    return tokens_of_normalized(normalize_chars(text))
+
+
+def index_terms_from_tokens(normalized: str, tokens: list[str]) -> list[str]:
+    """`index_terms` of the text whose normalize_chars is `normalized` and whose tokenize is `tokens`."""
+    bigrams = [run[i : i + 2] for run in _CJK_RUN.findall(normalized) for i in range(len(run) - 1)]
+    return tokens + [b for b in bigrams if b not in STOPWORDS]
 
 
 def index_terms(text: str) -> list[str]:
     """BM25 terms: jieba words plus CJK character bigrams, so that a word jieba segmented
     differently in the corpus (镇街 inside 12个镇街) is still found."""
-    bigrams = [run[i : i + 2] for run in _CJK_RUN.findall(normalize_chars(text)) for i in range(len(run) - 1)]
-    return tokenize(text) + [b for b in bigrams if b not in STOPWORDS]
+    return index_terms_from_tokens(*analyse(text))
 
 
 def initialize() -> None:

@@ -220,3 +220,71 @@ def test_offline_load_refuses_files_that_disagree(offline_index: LoadedIndex, tm
     (tmp_path / "vocab.json").write_text(json.dumps(vocab[:-1], ensure_ascii=False), encoding="utf-8")
     with pytest.raises(ValueError, match="disagree"):
         OfflineEmbedder.load(tmp_path)
+
+
+FIT_TEXTS = [
+    "截至今年7月，江北区内共集聚金融机构超480家。",
+    "塔坪小区完成改造，整个小区焕然一新；小区居民生活更便捷。",
+    "观音桥商圈日均人流量达50万人次，观音桥步行街人流如织。",
+    "江北嘴江滩公园项目全面启动。",
+    "……",
+    "江北区金融机构数量居全市第一，金融资产规模占全市近三分之一。",
+]
+
+
+def test_offline_fit_transform_gives_the_vectors_of_the_fitted_texts() -> None:
+    embedder, vectors = OfflineEmbedder.fit_transform(FIT_TEXTS)
+    assert vectors.dtype == np.float32
+    assert vectors.shape == (len(FIT_TEXTS), embedder.dim)
+    np.testing.assert_allclose(vectors, embedder.encode_documents(FIT_TEXTS), atol=1e-6)
+    assert not np.any(vectors[4])  # a text without letters or digits has no features
+    norms = np.linalg.norm(np.delete(vectors, 4, axis=0), axis=1)
+    np.testing.assert_allclose(norms, 1.0, atol=1e-5)
+
+    fitted = OfflineEmbedder.fit(FIT_TEXTS)
+    assert fitted.vocab == embedder.vocab
+    np.testing.assert_array_equal(fitted.idf, embedder.idf)
+    np.testing.assert_array_equal(fitted.components, embedder.components)
+
+
+def test_offline_fit_transform_takes_the_analyses_a_build_already_has() -> None:
+    from index.tokenize import analyse
+
+    embedder, vectors = OfflineEmbedder.fit_transform(FIT_TEXTS)
+    again, vectors_again = OfflineEmbedder.fit_transform(FIT_TEXTS, analysed=[analyse(t) for t in FIT_TEXTS])
+    assert again.vocab == embedder.vocab
+    np.testing.assert_array_equal(vectors_again, vectors)
+    with pytest.raises(ValueError, match="analysed"):
+        OfflineEmbedder.fit_transform(FIT_TEXTS, analysed=[analyse(t) for t in FIT_TEXTS[:-1]])
+
+
+def test_offline_tf_idf_is_log_scaled_counts_times_idf_on_unit_rows() -> None:
+    from index.embedders import _features
+
+    embedder = OfflineEmbedder.fit(FIT_TEXTS)
+    docs = [_features(t) for t in FIT_TEXTS]
+    assert embedder.vocab == sorted({f for feats in docs for f in feats})
+    n = len(FIT_TEXTS)
+    df = {f: sum(f in feats for feats in docs) for f in embedder.vocab}
+    expected_idf = [np.log((1 + n) / (1 + df[f])) + 1.0 for f in embedder.vocab]
+    np.testing.assert_allclose(embedder.idf, expected_idf, rtol=1e-6)
+
+    queries = FIT_TEXTS + ["小区小区小区改造", "完全陌生的词语", ""]
+    matrix = embedder._tfidf([_features(t) for t in queries]).toarray()
+    for row, text in zip(matrix, queries):
+        expected = np.zeros(len(embedder.vocab))
+        for feature in set(_features(text)):
+            j = embedder.index.get(feature)
+            if j is not None:
+                expected[j] = (1.0 + np.log(_features(text).count(feature))) * embedder.idf[j]
+        norm = np.linalg.norm(expected)
+        np.testing.assert_allclose(row, expected / norm if norm else expected, atol=1e-6)
+
+
+def test_offline_features_are_jieba_words_then_character_bigrams() -> None:
+    from index.embedders import _features
+
+    assert _features("截至今年7月，ＬＥＤ屏") == [
+        "w:截至", "w:今年", "w:7", "w:月", "w:led", "w:屏",
+        "b:截至", "b:至今", "b:今年", "b:年7", "b:7月", "b:月l", "b:le", "b:ed", "b:d屏",
+    ]  # fmt: skip

@@ -26,7 +26,7 @@ from index.store import (
     index_exists,
     load_index,
 )
-from index.tokenize import TOKENIZER_NAME
+from index.tokenize import TOKENIZER_NAME, index_terms
 
 # 000_623d10d81843cc6a.txt, lines 8-30.
 FINANCE = """去年12月，全市首家中国、意大利合资保险区域总部——中
@@ -182,6 +182,32 @@ def test_the_folder_holds_every_part_in_readable_form(built: LoadedIndex) -> Non
     assert "江北区" in lines[0]  # written as UTF-8, not \\u escapes
     assert (directory / "sources" / "finance.txt").read_text(encoding="utf-8") == FINANCE
     assert leftovers(directory.parent) == []
+
+
+def test_the_index_holds_the_vectors_and_terms_of_its_passages(built: LoadedIndex) -> None:
+    texts = [p.text for p in built.passages]
+    stored = built.dense.index.reconstruct_n(0, len(texts))
+    np.testing.assert_allclose(stored, built.embedder.encode_documents(texts), atol=1e-6)
+    terms = [set(index_terms(t)) for t in texts]
+    for term in set().union(*terms):
+        postings = built.bm25.postings(term)
+        assert postings is not None
+        assert sorted(postings.tolist()) == [i for i, doc in enumerate(terms) if term in doc]
+
+
+def test_a_build_segments_each_passage_once(corpus: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    import jieba
+
+    segmented: list[str] = []
+    cut_for_search = jieba.cut_for_search
+
+    def counted(text: str, *args: object, **kwargs: object) -> object:
+        segmented.append(text)
+        return cut_for_search(text, *args, **kwargs)
+
+    monkeypatch.setattr(jieba, "cut_for_search", counted)
+    index = build_index(corpus, tmp_path / "index", "offline")
+    assert len(segmented) == len(index.passages)
 
 
 def test_the_corpus_checksum_ignores_file_order() -> None:
