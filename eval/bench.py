@@ -22,7 +22,6 @@ import tempfile
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from importlib import metadata
 from pathlib import Path
 from typing import Any
 
@@ -72,17 +71,13 @@ def _dir_mib(path: Path) -> float:
 
 
 def _environment() -> dict[str, Any]:
-    versions = {}
-    for lib in _LIBRARIES:
-        try:
-            versions[lib] = metadata.version(lib)
-        except metadata.PackageNotFoundError:
-            versions[lib] = "not installed"
+    from index.store import library_versions
+
     return {
         "python": platform.python_version(),
         "platform": platform.platform(),
         "cpus": os.cpu_count(),
-        "libraries": versions,
+        "libraries": library_versions(_LIBRARIES),
     }
 
 

@@ -84,9 +84,10 @@ def corpus_checksum(hashes: dict[str, str]) -> str:
     return hashlib.sha256(joined.encode()).hexdigest()
 
 
-def _versions() -> dict[str, str]:
+def library_versions(libraries: tuple[str, ...] = _LIBRARIES) -> dict[str, str]:
+    """Installed version of each distribution, or "not installed"."""
     versions = {}
-    for lib in _LIBRARIES:
+    for lib in libraries:
         try:
             versions[lib] = metadata.version(lib)
         except metadata.PackageNotFoundError:
@@ -136,7 +137,7 @@ def build_index(
         "format_version": FORMAT_VERSION,
         "built_at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
         "build_seconds": round(time.time() - started, 3),
-        "libraries": _versions(),
+        "libraries": library_versions(),
         "embedder": {
             "kind": embedder.kind,
             "name": embedder.name,
