@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import shutil
+import sys
 from pathlib import Path
 
 import pytest
@@ -23,6 +25,15 @@ def offline_index(tmp_path_factory: pytest.TempPathFactory) -> LoadedIndex:
 @pytest.fixture(scope="session")
 def answerer(offline_index: LoadedIndex) -> Answerer:
     return Answerer(offline_index)
+
+
+@pytest.fixture(scope="session")
+def jbqa() -> str:
+    """Path of the `jbqa` console script of this environment."""
+    found = shutil.which("jbqa", path=str(Path(sys.executable).parent)) or shutil.which("jbqa")
+    if not found:
+        pytest.fail("the jbqa console script is not installed (pip install -e .)")
+    return found
 
 
 @pytest.fixture(autouse=True)

@@ -3,10 +3,8 @@
 from __future__ import annotations
 
 import os
-import shutil
 import socket
 import subprocess
-import sys
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
@@ -19,19 +17,6 @@ from index.store import LoadedIndex
 
 STARTUP_SECONDS = 60
 STOP_SECONDS = 15
-
-
-def jbqa_command() -> str:
-    found = shutil.which("jbqa", path=str(Path(sys.executable).parent)) or shutil.which("jbqa")
-    if not found:
-        pytest.fail("the jbqa console script is not installed (pip install -e .)")
-    return found
-
-
-@pytest.fixture(scope="session")
-def jbqa() -> str:
-    """Path of the `jbqa` console script of this environment."""
-    return jbqa_command()
 
 
 def free_port() -> int:
@@ -84,11 +69,11 @@ def stop(proc: subprocess.Popen[bytes]) -> None:
             proc.wait(timeout=5)
 
 
-def start_server(index_dir: Path, log: Path, env: dict[str, str] | None = None) -> LiveServer:
+def start_server(jbqa: str, index_dir: Path, log: Path, env: dict[str, str] | None = None) -> LiveServer:
     port = free_port()
     with open(log, "wb") as out:
         proc = subprocess.Popen(
-            [jbqa_command(), "serve", "--index", str(index_dir), "--host", "127.0.0.1", "--port", str(port)],
+            [jbqa, "serve", "--index", str(index_dir), "--host", "127.0.0.1", "--port", str(port)],
             stdout=out,
             stderr=subprocess.STDOUT,
             env=env or child_env(),
@@ -103,10 +88,12 @@ def start_server(index_dir: Path, log: Path, env: dict[str, str] | None = None) 
 
 
 @pytest.fixture(scope="session")
-def live_server(offline_index: LoadedIndex, tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveServer]:
+def live_server(
+    jbqa: str, offline_index: LoadedIndex, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[LiveServer]:
     """`jbqa serve` over the session's offline index of the bundled corpus, on a free loopback port."""
     log = tmp_path_factory.mktemp("serve") / "serve.log"
-    server = start_server(offline_index.directory, log)
+    server = start_server(jbqa, offline_index.directory, log)
     try:
         yield server
     finally:
@@ -115,12 +102,12 @@ def live_server(offline_index: LoadedIndex, tmp_path_factory: pytest.TempPathFac
 
 
 @pytest.fixture
-def serve(tmp_path: Path) -> Iterator[Callable[..., LiveServer]]:
+def serve(jbqa: str, tmp_path: Path) -> Iterator[Callable[..., LiveServer]]:
     """Start `jbqa serve` on an index with extra environment variables; stopped when the test ends."""
     started: list[LiveServer] = []
 
     def start(index_dir: Path, **env: str) -> LiveServer:
-        server = start_server(index_dir, tmp_path / f"serve-{len(started)}.log", child_env(**env))
+        server = start_server(jbqa, index_dir, tmp_path / f"serve-{len(started)}.log", child_env(**env))
         started.append(server)
         return server
 

@@ -4,10 +4,8 @@ from __future__ import annotations
 
 import http.client
 import os
-import shutil
 import socket
 import subprocess
-import sys
 import time
 from pathlib import Path
 
@@ -19,13 +17,6 @@ from jbqa.config import BUNDLED_CORPUS
 
 pytestmark = pytest.mark.slow
 STARTUP_SECONDS = 60
-
-
-def _jbqa() -> str:
-    found = shutil.which("jbqa", path=str(Path(sys.executable).parent)) or shutil.which("jbqa")
-    if not found:
-        pytest.fail("the jbqa console script is not installed (pip install -e .)")
-    return found
 
 
 def _free_port() -> int:
@@ -59,7 +50,7 @@ def _raw_status(port: int, path: str) -> int:
         conn.close()
 
 
-def test_jbqa_serve_answers_over_http(tmp_path: Path) -> None:
+def test_jbqa_serve_answers_over_http(jbqa: str, tmp_path: Path) -> None:
     index_dir = tmp_path / "index"
     build_index(BUNDLED_CORPUS, index_dir, "offline")
     port = _free_port()
@@ -68,7 +59,7 @@ def test_jbqa_serve_answers_over_http(tmp_path: Path) -> None:
     env = {**os.environ, "HF_HUB_OFFLINE": "1"}
     with open(log, "wb") as out:
         proc = subprocess.Popen(
-            [_jbqa(), "serve", "--index", str(index_dir), "--host", "127.0.0.1", "--port", str(port)],
+            [jbqa, "serve", "--index", str(index_dir), "--host", "127.0.0.1", "--port", str(port)],
             stdout=out,
             stderr=subprocess.STDOUT,
             env=env,
