@@ -7,7 +7,7 @@ from dataclasses import asdict, dataclass, field
 from typing import Any
 
 from answerer.question import AnswerType, Question, analyse, term_credit
-from answerer.spans import find_span
+from answerer.spans import find_all, find_span
 from answerer.terms import TermStats
 from index.retriever import hybrid_search
 from index.store import LoadedIndex
@@ -74,7 +74,7 @@ class _Candidate:
 
 def compactness(question: Question, text: str) -> float:
     """How tightly the matched question words sit together in `text` (1 = side by side)."""
-    spots = {t.text: _find_all(text, t.text) for t in question.terms}
+    spots = {t.text: find_all(text, t.text) for t in question.terms}
     spots = {term: found for term, found in spots.items() if found}
     if len(spots) < 2:
         return 1.0 if spots else 0.0
@@ -86,14 +86,6 @@ def compactness(question: Question, text: str) -> float:
         width = max(ends) - min(starts)
         best = max(best, min(1.0, sum(len(term) for term in spots) / width))
     return best
-
-
-def _find_all(text: str, term: str) -> list[int]:
-    found, start = [], text.find(term)
-    while start != -1:
-        found.append(start)
-        start = text.find(term, start + 1)
-    return found
 
 
 def coverage(question: Question, text: str) -> float:
@@ -140,6 +132,7 @@ class Answerer:
             passage = self.index.passages[hit.passage]
             norm = self._normalized[hit.passage]
             retrieval = 1.0 / (1 + rank)
+            figure_missing = 0.2 if _misses_figures(q, self._documents[passage.source]) else 0.0
             sentences = passage.sentences
             # Sentences apart, so that no match straddles two of them (示范区|长江 is no 区长).
             parts = [norm[s.start : s.end] for s in sentences]
@@ -151,9 +144,10 @@ class Answerer:
                 typed = _type_match(q, passage.text[s.start : s.end])
                 short = 0.15 if s.end - s.start < 12 else 0.0
                 tight = compactness(q, own_text)
-                score = 0.5 * own + 0.15 * support + 0.1 * retrieval + 0.15 * typed + 0.1 * tight * own - short
-                if _misses_figures(q, self._documents[passage.source]):
-                    score -= 0.2
+                score = (
+                    0.5 * own + 0.15 * support + 0.1 * retrieval + 0.15 * typed + 0.1 * tight * own
+                    - short - figure_missing
+                )
                 w_start, w_end = sentences[max(0, j - 1)].start, sentences[min(len(sentences) - 1, j + 1)].end
                 candidates.append(_Candidate(passage, s, score, support, passage.text[w_start:w_end]))
         candidates.sort(key=lambda c: -c.score)
@@ -165,7 +159,7 @@ class Answerer:
         best = candidates[0].score
         chosen: list[_Candidate] = []
         seen_quotes: set[str] = set()
-        pool = [c for c in candidates]
+        pool = list(candidates)
         while pool and len(chosen) < top:
             sources = {c.passage.source for c in chosen}
             pick = next(
@@ -181,7 +175,8 @@ class Answerer:
         return chosen
 
     def _answer(self, q: Question, c: _Candidate) -> Answer:
-        s, passage = self._quoted_span(q, c.passage, c.sentence)
+        passage = c.passage
+        s = self._quoted_span(q, passage, c.sentence)
         raw = self.index.sources[passage.source]
         quote, offsets = clean_inline(raw, s.char_start, s.char_end)
         span = find_span(q, quote)
@@ -202,20 +197,19 @@ class Answerer:
             passage_id=passage.id,
         )
 
-    def _quoted_span(self, q: Question, passage: Passage, s: Sentence) -> tuple[Sentence, Passage]:
+    def _quoted_span(self, q: Question, passage: Passage, s: Sentence) -> Sentence:
         """The sentence, or the sentence with the one before it when only that one holds the answer
         (就在同一天，… after a sentence that gives the date) and the two are contiguous text."""
         position = passage.sentences.index(s)
         typed = q.answer_type in (AnswerType.DATE, AnswerType.QUANTITY, AnswerType.PLACE, AnswerType.ENTITY)
         if not typed or position == 0 or find_span(q, passage.sentence_text(s)):
-            return s, passage
+            return s
         before = passage.sentences[position - 1]
         joined = passage.text[before.start : s.end]
         raw = self.index.sources[passage.source]
         if not find_span(q, passage.sentence_text(before)) or clean_text(raw[before.char_start : s.char_end]) != joined:
-            return s, passage
-        merged = Sentence(before.start, s.end, before.char_start, s.char_end, before.line_start, s.line_end)
-        return merged, passage
+            return s
+        return Sentence(before.start, s.end, before.char_start, s.char_end, before.line_start, s.line_end)
 
     @staticmethod
     def _conflicting(q: Question, answers: list[Answer]) -> bool:

@@ -189,10 +189,8 @@ def _words(normalized: str, stats: TermStats) -> list[str]:
 def _straddles_known_name(text: str, start: int, end: int, stats: TermStats) -> bool:
     """Some 3-5 character run of `text` that the corpus uses crosses one edge of text[start:end]."""
     for size in (3, 4, 5):
-        for a in range(max(0, start - size + 1), min(len(text), end) - size + 1 + size):
+        for a in range(max(0, start - size + 1), min(end, len(text) - size + 1)):
             b = a + size
-            if b > len(text):
-                break
             crosses_left = a < start < b < end
             crosses_right = start < a < end < b
             if (crosses_left or crosses_right) and stats.df(text[a:b]) > 0:

@@ -49,17 +49,23 @@ _MONEY_WORDS = ("额", "收入", "总值", "投资", "金额", "税收", "增加
 _SHARE_WORDS = ("比例", "占比", "增长", "增速", "百分", "幅度", "占全市")
 
 
+def find_all(text: str, term: str) -> list[int]:
+    """Start offsets of every occurrence of `term` in `text` (overlapping ones included)."""
+    found, start = [], text.find(term)
+    while start != -1:
+        found.append(start)
+        start = text.find(term, start + 1)
+    return found
+
+
 def _positions(question: Question, norm_sentence: str) -> list[int]:
     """End offsets of the question's content words (two characters or more) in the sentence."""
-    spots = []
-    for term in question.terms:
-        if len(term.text) < 2:
-            continue
-        start = norm_sentence.find(term.text)
-        while start != -1:
-            spots.append(start + len(term.text))
-            start = norm_sentence.find(term.text, start + 1)
-    return spots
+    return [
+        start + len(term.text)
+        for term in question.terms
+        if len(term.text) >= 2
+        for start in find_all(norm_sentence, term.text)
+    ]
 
 
 def _nearest(candidates: Iterable[tuple[int, int, float]], spots: list[int]) -> tuple[int, int] | None:
@@ -143,11 +149,11 @@ def find_span(question: Question, sentence: str) -> tuple[int, int] | None:
         return _nearest(cands, spots)
     if kind is AnswerType.PLACE:
         cands = [(m.start(1), m.end(1), 1.0) for m in _PLACE_CUE.finditer(sentence)]
-        cands += _tagged(sentence, ("ns",), question)
+        cands += _tagged(sentence, ("ns",))
         return _nearest((c for c in cands if norm[c[0] : c[1]] not in question.normalized), spots)
     if kind is AnswerType.ENTITY:
         cands = [(s, e, 1.0) for s, e in _regex_candidates(_ORG, sentence)]
-        cands += _tagged(sentence, ("nr", "nt", "nz"), question)
+        cands += _tagged(sentence, ("nr", "nt", "nz"))
         return _nearest((c for c in cands if norm[c[0] : c[1]] not in question.normalized), spots)
     if kind is AnswerType.LIST:
         cands = [(s, e, float(sentence[s:e].count("、"))) for s, e in _regex_candidates(_LIST, sentence)]
@@ -162,7 +168,7 @@ def find_span(question: Question, sentence: str) -> tuple[int, int] | None:
     return None
 
 
-def _tagged(sentence: str, flags: tuple[str, ...], question: Question) -> list[tuple[int, int, float]]:
+def _tagged(sentence: str, flags: tuple[str, ...]) -> list[tuple[int, int, float]]:
     found, pos = [], 0
     for word, flag in pseg.cut(sentence):
         if flag in flags and len(word) >= 2:

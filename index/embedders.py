@@ -324,14 +324,6 @@ def resolve_embedder(spec: str) -> tuple[SentenceTransformerEmbedder | None, str
     return load_sentence_transformer(spec), None
 
 
-def build_embedder(spec: str, texts: list[str]) -> tuple[Embedder, str | None]:
-    """Make the embedder for a new index (see `resolve_embedder`). Returns it with the reason for any fallback."""
-    model, reason = resolve_embedder(spec)
-    if model is None:
-        return OfflineEmbedder.fit(texts), reason
-    return model, reason
-
-
 def load_embedder(kind: str, name: str, directory: Path) -> Embedder:
     """Load the embedder an index was built with."""
     if kind == OFFLINE_KIND:

@@ -313,7 +313,8 @@ def check_corpus(index: LoadedIndex, corpus_dir: Path) -> None:
     corpus = index.manifest["corpus"]
     built, skipped = corpus["files"], corpus.get("skipped", {})
     differs = []
-    for path in list_corpus(corpus_dir):
+    present = list_corpus(corpus_dir)
+    for path in present:
         if path.name in built:
             try:
                 if read_source(path).sha256 != built[path.name]:
@@ -322,8 +323,8 @@ def check_corpus(index: LoadedIndex, corpus_dir: Path) -> None:
                 differs.append(path.name)
         elif path.name not in skipped:
             differs.append(path.name)
-    present = {p.name for p in list_corpus(corpus_dir)}
-    differs += [name for name in built if name not in present]
+    names = {p.name for p in present}
+    differs += [name for name in built if name not in names]
     if differs:
         raise IndexUnusable(
             f"index at {index.directory} was built from other files than {corpus_dir} now holds "
