@@ -6,14 +6,14 @@ import re
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
-from answerer.question import AnswerType, Question, analyse, term_credit
-from answerer.spans import find_all, find_span
-from answerer.terms import TermStats
-from index.retriever import hybrid_search
-from index.store import LoadedIndex
-from ingest.clean import clean_inline, clean_text
-from ingest.normalize import normalize_chars
-from ingest.passage import Passage, Sentence
+from jbqa.answerer.question import AnswerType, Question, analyse, term_credit
+from jbqa.answerer.spans import find_all, find_span
+from jbqa.answerer.terms import TermStats
+from jbqa.index.retriever import hybrid_search
+from jbqa.index.store import LoadedIndex
+from jbqa.ingest.clean import clean_inline, clean_text
+from jbqa.ingest.normalize import normalize_chars
+from jbqa.ingest.passage import Passage, Sentence
 
 # Calibrated on eval/gold.jsonl with `jbqa eval --calibrate` (see README, "Abstention").
 DEFAULT_THRESHOLD = 0.33

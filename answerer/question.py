@@ -9,9 +9,9 @@ from enum import Enum
 import jieba
 import jieba.posseg as pseg
 
-from answerer.terms import TermStats
-from index.tokenize import STOPWORDS
-from ingest.normalize import normalize_chars
+from jbqa.answerer.terms import TermStats
+from jbqa.index.tokenize import STOPWORDS
+from jbqa.ingest.normalize import normalize_chars
 
 MAX_QUESTION_CHARS = 500
 

@@ -8,8 +8,8 @@ from functools import lru_cache
 
 import jieba.posseg as pseg
 
-from answerer.question import AnswerType, Question
-from ingest.normalize import normalize_chars
+from jbqa.answerer.question import AnswerType, Question
+from jbqa.ingest.normalize import normalize_chars
 
 _CN_NUM = "零一二三四五六七八九十百千万两"
 _QUANTITY = re.compile(

@@ -14,7 +14,7 @@ from collections.abc import Callable
 
 import numpy as np
 
-from index.tokenize import STOPWORDS
+from jbqa.index.tokenize import STOPWORDS
 
 Postings = Callable[[str], "np.ndarray | None"]
 _CJK_PAIR = re.compile(r"(?=([\u4e00-\u9fff]{2}))")

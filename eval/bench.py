@@ -27,10 +27,10 @@ from typing import Any
 
 import numpy as np
 
-from eval.metrics import GoldItem, answer_hit, percentile
-from eval.run import DEFAULT_GOLD, load_gold, report, run_questions
-from eval.synthetic import DEFAULT_SEED, make_synthetic_corpus
 from jbqa.config import BUNDLED_CORPUS
+from jbqa.eval.metrics import GoldItem, answer_hit, percentile
+from jbqa.eval.run import DEFAULT_GOLD, load_gold, report, run_questions
+from jbqa.eval.synthetic import DEFAULT_SEED, make_synthetic_corpus
 
 OFFLINE = "offline"
 BUILD_REPEATS = 5
@@ -71,7 +71,7 @@ def _dir_mib(path: Path) -> float:
 
 
 def _environment() -> dict[str, Any]:
-    from index.store import library_versions
+    from jbqa.index.store import library_versions
 
     return {
         "python": platform.python_version(),
@@ -86,8 +86,8 @@ def _environment() -> dict[str, Any]:
 
 def bench_build(corpus: Path, workdir: Path, repeats: int = BUILD_REPEATS) -> dict[str, Any]:
     """Build the offline index of `corpus` `repeats` times after one untimed warm-up build."""
-    from index.store import build_index
-    from index.tokenize import initialize
+    from jbqa.index.store import build_index
+    from jbqa.index.tokenize import initialize
 
     initialize()
     warm = build_index(corpus, workdir / "warm-up", OFFLINE)
@@ -122,8 +122,8 @@ def bench_ask(index_dir: Path, items: list[GoldItem]) -> tuple[dict[str, Any], A
 
     Returns the summary and the loaded index.
     """
-    from answerer import Answerer
-    from index.store import load_index
+    from jbqa.answerer import Answerer
+    from jbqa.index.store import load_index
 
     started = time.perf_counter()
     answerer = Answerer(load_index(index_dir))
@@ -204,7 +204,7 @@ def profile_ask(index: Any, items: list[GoldItem], top: int = PROFILE_TOP) -> di
     question, so that what the answerer caches per question word is as cold as it was there.
     `share` is a function's cumulative time over the wall time of the profiled pass.
     """
-    from answerer import Answerer
+    from jbqa.answerer import Answerer
 
     answerer = Answerer(index)
     answerer.ask(items[0].question)
@@ -302,17 +302,17 @@ class StageClock:
 
 # (module, class or "", attributes to try in order, label); stages missing from the code are skipped.
 BUILD_STAGES = (
-    ("index.store", "", ("ingest_corpus",), "ingest (read, clean, split)"),
-    ("index.store", "", ("analyse",), "jieba tokens (once per passage)"),
-    ("index.embedders", "OfflineEmbedder", ("fit_transform", "fit"), "fit offline embedder"),
-    ("index.embedders", "", ("_features_of", "_features"), "features (jieba words + char bigrams)"),
-    ("index.embedders", "", ("_tfidf_rows",), "tf-idf matrix"),
+    ("jbqa.index.store", "", ("ingest_corpus",), "ingest (read, clean, split)"),
+    ("jbqa.index.store", "", ("analyse",), "jieba tokens (once per passage)"),
+    ("jbqa.index.embedders", "OfflineEmbedder", ("fit_transform", "fit"), "fit offline embedder"),
+    ("jbqa.index.embedders", "", ("_features_of", "_features"), "features (jieba words + char bigrams)"),
+    ("jbqa.index.embedders", "", ("_tfidf_rows",), "tf-idf matrix"),
     ("sklearn.utils.extmath", "", ("randomized_svd",), "randomized SVD"),
-    ("index.embedders", "SentenceTransformerEmbedder", ("encode_documents",), "embed passages (model)"),
-    ("index.dense", "DenseIndex", ("build",), "FAISS add"),
-    ("index.store", "", ("index_terms_from_tokens", "index_terms"), "BM25 terms"),
-    ("index.bm25", "BM25Index", ("build",), "BM25 index"),
-    ("index.store", "", ("_write_atomically",), "write index folder"),
+    ("jbqa.index.embedders", "SentenceTransformerEmbedder", ("encode_documents",), "embed passages (model)"),
+    ("jbqa.index.dense", "DenseIndex", ("build",), "FAISS add"),
+    ("jbqa.index.store", "", ("index_terms_from_tokens", "index_terms"), "BM25 terms"),
+    ("jbqa.index.bm25", "BM25Index", ("build",), "BM25 index"),
+    ("jbqa.index.store", "", ("_write_atomically",), "write index folder"),
 )
 
 
@@ -337,8 +337,8 @@ def build_child(corpus_dir: str, index_dir: str, result_path: str, factory: str 
     """Build in this (child) process and write timings, stage times and peak RSS to `result_path`."""
     from tqdm import tqdm
 
-    from index.store import build_index
-    from index.tokenize import initialize
+    from jbqa.index.store import build_index
+    from jbqa.index.tokenize import initialize
 
     initialize()
     clock = StageClock(announce=lambda message: tqdm.write(message, file=sys.stderr))

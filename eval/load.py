@@ -12,8 +12,8 @@ from typing import Any
 
 import httpx
 
-from eval.metrics import percentile
-from eval.run import DEFAULT_GOLD, load_gold
+from jbqa.eval.metrics import percentile
+from jbqa.eval.run import DEFAULT_GOLD, load_gold
 
 REQUEST_TIMEOUT_S = 30.0
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 
-from ingest.normalize import normalize_for_match
+from jbqa.ingest.normalize import normalize_for_match
 
 
 @dataclass(frozen=True)

@@ -8,8 +8,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from answerer import Answerer
-from eval.metrics import GoldItem, first_hit_rank, percentile, reciprocal_rank
+from jbqa.answerer import Answerer
+from jbqa.eval.metrics import GoldItem, first_hit_rank, percentile, reciprocal_rank
 
 DEFAULT_GOLD = Path(__file__).with_name("gold.jsonl")
 EVAL_TOP = 3

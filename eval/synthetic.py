@@ -13,9 +13,9 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
-from ingest import ingest_corpus
-from ingest.split import DEFAULT_PASSAGE_CHARS
 from jbqa.config import BUNDLED_CORPUS
+from jbqa.ingest import ingest_corpus
+from jbqa.ingest.split import DEFAULT_PASSAGE_CHARS
 
 DEFAULT_SEED = 13
 PASSAGES_PER_FILE = 50

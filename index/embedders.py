@@ -24,7 +24,7 @@ import numpy as np
 from scipy import sparse
 from tqdm import tqdm
 
-from index.tokenize import Analysed, analyse
+from jbqa.index.tokenize import Analysed, analyse
 
 log = logging.getLogger(__name__)
 

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from index.fusion import reciprocal_rank_fusion
-from index.store import LoadedIndex
-from index.tokenize import index_terms
+from jbqa.index.fusion import reciprocal_rank_fusion
+from jbqa.index.store import LoadedIndex
+from jbqa.index.tokenize import index_terms
 
 CANDIDATE_DEPTH = 50
 

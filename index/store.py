@@ -33,13 +33,13 @@ from typing import Any
 import numpy as np
 from tqdm import tqdm
 
-from index.bm25 import K1, METHOD, B, BM25Index
-from index.dense import DenseIndex
-from index.embedders import Embedder, OfflineEmbedder, load_embedder, resolve_embedder
-from index.tokenize import TOKENIZER_NAME, Analysed, analyse, index_terms_from_tokens
-from ingest import Passage, ingest_corpus
-from ingest.pipeline import list_corpus
-from ingest.reader import UnreadableFile, read_source
+from jbqa.index.bm25 import K1, METHOD, B, BM25Index
+from jbqa.index.dense import DenseIndex
+from jbqa.index.embedders import Embedder, OfflineEmbedder, load_embedder, resolve_embedder
+from jbqa.index.tokenize import TOKENIZER_NAME, Analysed, analyse, index_terms_from_tokens
+from jbqa.ingest import Passage, ingest_corpus
+from jbqa.ingest.pipeline import list_corpus
+from jbqa.ingest.reader import UnreadableFile, read_source
 
 try:
     import fcntl

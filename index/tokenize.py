@@ -8,7 +8,7 @@ from typing import NamedTuple
 
 import jieba
 
-from ingest.normalize import normalize_chars
+from jbqa.ingest.normalize import normalize_chars
 
 jieba.setLogLevel(logging.WARNING)
 

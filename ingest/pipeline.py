@@ -7,10 +7,10 @@ from pathlib import Path
 
 from tqdm import tqdm
 
-from ingest.clean import clean_document
-from ingest.passage import Passage
-from ingest.reader import SUPPORTED_SUFFIXES, SourceText, UnreadableFile, read_source
-from ingest.split import DEFAULT_PASSAGE_CHARS, split_passages
+from jbqa.ingest.clean import clean_document
+from jbqa.ingest.passage import Passage
+from jbqa.ingest.reader import SUPPORTED_SUFFIXES, SourceText, UnreadableFile, read_source
+from jbqa.ingest.split import DEFAULT_PASSAGE_CHARS, split_passages
 
 
 @dataclass

@@ -6,8 +6,8 @@ import bisect
 import re
 from collections.abc import Iterator
 
-from ingest.clean import CLOSERS, TERMINALS, Block
-from ingest.passage import Passage, Sentence
+from jbqa.ingest.clean import CLOSERS, TERMINALS, Block
+from jbqa.ingest.passage import Passage, Sentence
 
 DEFAULT_PASSAGE_CHARS = 220
 _WORDY = re.compile(r"\w")

@@ -13,7 +13,7 @@ from jbqa import __version__
 from jbqa.config import BUNDLED_CORPUS, default_embedder, default_index_dir
 
 if TYPE_CHECKING:
-    from index.store import LoadedIndex
+    from jbqa.index.store import LoadedIndex
 
 INDEX_HELP = "Index folder (default: $JBQA_INDEX or ~/.cache/jbqa/index)."
 
@@ -29,8 +29,8 @@ def _announce_embedder(index: LoadedIndex) -> None:
 
 
 def _build(corpus: Path, index_dir: Path, embedder: str) -> LoadedIndex:
-    from index.embedders import EmbedderUnavailable
-    from index.store import IndexUnusable, build_index
+    from jbqa.index.embedders import EmbedderUnavailable
+    from jbqa.index.store import IndexUnusable, build_index
 
     click.echo(f"Building index of {corpus} into {index_dir} (embedder: {embedder}) ...", err=True)
     try:
@@ -45,7 +45,7 @@ def _build(corpus: Path, index_dir: Path, embedder: str) -> LoadedIndex:
 
 def open_index(index_dir: Path | None, embedder: str | None = None) -> LoadedIndex:
     """Load an index; the default one is built from the bundled corpus on first use."""
-    from index.store import IndexUnusable, check_corpus, index_exists, load_index
+    from jbqa.index.store import IndexUnusable, check_corpus, index_exists, load_index
 
     is_default = index_dir is None
     index_dir = index_dir or default_index_dir()
@@ -90,8 +90,8 @@ def build(corpus: Path, index_dir: Path | None, embedder: str | None) -> None:
 @click.option("--json", "as_json", is_flag=True, help="Print the answer as JSON.")
 def ask(question: str, index_dir: Path | None, top: int, as_json: bool) -> None:
     """Answer QUESTION with quotes from the corpus."""
-    from answerer import Answerer, QuestionError
-    from answerer.question import validate_question
+    from jbqa.answerer import Answerer, QuestionError
+    from jbqa.answerer.question import validate_question
 
     try:
         validate_question(question)  # before any index is opened or built
@@ -124,9 +124,9 @@ def ask(question: str, index_dir: Path | None, top: int, as_json: bool) -> None:
 @click.option("--calibrate", is_flag=True, help="Also print the abstention threshold that fits this gold set best.")
 def eval_command(gold: Path | None, index_dir: Path | None, as_json: bool, calibrate: bool) -> None:
     """Run a gold question set and print the metrics."""
-    from answerer import Answerer
-    from eval.run import DEFAULT_GOLD, format_table, load_gold, report, run_questions
-    from eval.run import calibrate as fit_threshold
+    from jbqa.answerer import Answerer
+    from jbqa.eval.run import DEFAULT_GOLD, format_table, load_gold, report, run_questions
+    from jbqa.eval.run import calibrate as fit_threshold
 
     answerer = Answerer(open_index(index_dir))
     try:
@@ -148,7 +148,7 @@ def eval_command(gold: Path | None, index_dir: Path | None, as_json: bool, calib
 @click.option("--port", type=click.IntRange(0, 65535), default=8000, show_default=True)
 def serve(index_dir: Path | None, host: str, port: int) -> None:
     """Serve the web chat page and the JSON API with uvicorn."""
-    from server.main import run
+    from jbqa.server.main import run
 
     index = open_index(index_dir)
     click.echo(f"Starting server on http://{host}:{port} with {len(index.passages)} passages, embedder {index.embedder_label}", err=True)
@@ -162,7 +162,7 @@ def serve(index_dir: Path | None, host: str, port: int) -> None:
               help="Also build a synthetic corpus of about this many passages and measure it (e.g. 100000).")
 def bench(output: Path | None, scale: int) -> None:
     """Benchmark build and ask speed against a plain jieba + bm25s peer."""
-    from eval.bench import run_benchmark
+    from jbqa.eval.bench import run_benchmark
 
     run_benchmark(output=output, scale=scale)
 
@@ -173,7 +173,7 @@ def bench(output: Path | None, scale: int) -> None:
 @click.option("--seconds", type=click.FloatRange(0.1, 600), default=30.0, show_default=True)
 def load(url: str, clients: int, seconds: float) -> None:
     """Load-test a running server with concurrent clients asking the gold questions."""
-    from eval.load import run_load
+    from jbqa.eval.load import run_load
 
     click.echo(json.dumps(run_load(url, clients, seconds).to_dict(), ensure_ascii=False, indent=2))
 

@@ -13,11 +13,11 @@ import anyio.to_thread
 from fastapi import APIRouter, Depends, HTTPException, Query, Request
 from fastapi.exceptions import RequestValidationError
 
-from answerer import Answerer, QuestionError
-from index.store import LoadedIndex
-from server.config import Settings
-from server.schemas import AskRequest, AskResponse, ErrorResponse, HealthResponse, SourceResponse
-from server.sources import LineRangeError, SourceLines
+from jbqa.answerer import Answerer, QuestionError
+from jbqa.index.store import LoadedIndex
+from jbqa.server.config import Settings
+from jbqa.server.schemas import AskRequest, AskResponse, ErrorResponse, HealthResponse, SourceResponse
+from jbqa.server.sources import LineRangeError, SourceLines
 
 
 def get_index(request: Request) -> LoadedIndex:

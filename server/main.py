@@ -14,13 +14,13 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import FileResponse, JSONResponse
 from fastapi.staticfiles import StaticFiles
 
-from answerer import Answerer
-from index.store import LoadedIndex
 from jbqa import __version__
-from server import api
-from server.config import Settings
-from server.middleware import BodySizeLimit, SecurityHeaders
-from server.sources import SourceLines
+from jbqa.answerer import Answerer
+from jbqa.index.store import LoadedIndex
+from jbqa.server import api
+from jbqa.server.config import Settings
+from jbqa.server.middleware import BodySizeLimit, SecurityHeaders
+from jbqa.server.sources import SourceLines
 
 STATIC = Path(__file__).with_name("static")
 WARM_UP_QUESTION = "江北区"

@@ -6,9 +6,9 @@ from typing import Annotated, Literal
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field
 
-from answerer import MAX_QUESTION_CHARS
-from answerer.answerer import DEFAULT_TOP, MAX_TOP
-from answerer.question import validate_question
+from jbqa.answerer import MAX_QUESTION_CHARS
+from jbqa.answerer.answerer import DEFAULT_TOP, MAX_TOP
+from jbqa.answerer.question import validate_question
 
 
 def _valid_question(text: str) -> str:

@@ -8,9 +8,9 @@ from pathlib import Path
 
 import pytest
 
-from answerer import Answerer
-from index.store import LoadedIndex, build_index
+from jbqa.answerer import Answerer
 from jbqa.config import BUNDLED_CORPUS
+from jbqa.index.store import LoadedIndex, build_index
 
 REPO = Path(__file__).resolve().parent.parent
 GOLD = REPO / "eval" / "gold.jsonl"

@@ -11,9 +11,9 @@ import click
 import pytest
 from click.testing import CliRunner, Result
 
-from answerer import Answer, Answerer, AskResult
-from index.store import LoadedIndex
+from jbqa.answerer import Answer, Answerer, AskResult
 from jbqa.cli import main
+from jbqa.index.store import LoadedIndex
 
 REPORT_KEYS = {
     "n",

@@ -4,11 +4,11 @@ from __future__ import annotations
 
 import pytest
 
-from answerer import MAX_QUESTION_CHARS, Answer, Answerer, AskResult, QuestionError
-from eval.metrics import GoldItem
-from eval.run import DEFAULT_GOLD, load_gold
-from index.store import LoadedIndex
-from ingest.clean import clean_text
+from jbqa.answerer import MAX_QUESTION_CHARS, Answer, Answerer, AskResult, QuestionError
+from jbqa.eval.metrics import GoldItem
+from jbqa.eval.run import DEFAULT_GOLD, load_gold
+from jbqa.index.store import LoadedIndex
+from jbqa.ingest.clean import clean_text
 
 GOLD = load_gold(DEFAULT_GOLD)
 

@@ -1,4 +1,4 @@
-from answerer import Answerer
+from jbqa.answerer import Answerer
 
 
 def test_financial_institutions_are_quoted_with_their_figure(answerer: Answerer) -> None:

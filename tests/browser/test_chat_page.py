@@ -17,9 +17,9 @@ import pytest
 import uvicorn
 from fastapi import FastAPI
 
-from answerer import Answerer
-from index.store import LoadedIndex, build_index
-from server.main import create_app
+from jbqa.answerer import Answerer
+from jbqa.index.store import LoadedIndex, build_index
+from jbqa.server.main import create_app
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
 

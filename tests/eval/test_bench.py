@@ -8,9 +8,9 @@ from typing import Any
 
 import pytest
 
-from eval.bench import StageClock, run_benchmark
-from eval.synthetic import corpus_sentences, make_synthetic_corpus
-from ingest import ingest_corpus
+from jbqa.eval.bench import StageClock, run_benchmark
+from jbqa.eval.synthetic import corpus_sentences, make_synthetic_corpus
+from jbqa.ingest import ingest_corpus
 
 SMALL_SCALE = 2000
 

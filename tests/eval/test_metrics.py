@@ -8,9 +8,9 @@ from pathlib import Path
 import opencc
 import pytest
 
-from eval.metrics import GoldItem, answer_hit, first_hit_rank, percentile, reciprocal_rank
-from eval.run import DEFAULT_GOLD, Outcome, load_gold, report
 from jbqa.config import BUNDLED_CORPUS
+from jbqa.eval.metrics import GoldItem, answer_hit, first_hit_rank, percentile, reciprocal_rank
+from jbqa.eval.run import DEFAULT_GOLD, Outcome, load_gold, report
 
 
 def item(answers: list[str], sources: list[str] | None = None, id: str = "q") -> GoldItem:
@@ -225,8 +225,8 @@ def test_the_gold_set_covers_every_corpus_file(gold: list[GoldItem]) -> None:
 
 
 def test_every_gold_answer_is_written_in_one_of_its_sources(gold: list[GoldItem]) -> None:
-    from ingest import ingest_corpus
-    from ingest.normalize import normalize_for_match
+    from jbqa.ingest import ingest_corpus
+    from jbqa.ingest.normalize import normalize_for_match
 
     report = ingest_corpus(BUNDLED_CORPUS)
     texts = {

@@ -10,8 +10,9 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from answerer import Answerer
-from index.embedders import (
+from jbqa.answerer import Answerer
+from jbqa.config import BUNDLED_CORPUS
+from jbqa.index.embedders import (
     OFFLINE_KIND,
     ST_KIND,
     EmbedderUnavailable,
@@ -20,8 +21,7 @@ from index.embedders import (
     load_sentence_transformer,
     resolve_embedder,
 )
-from index.store import LoadedIndex, build_index, load_index
-from jbqa.config import BUNDLED_CORPUS
+from jbqa.index.store import LoadedIndex, build_index, load_index
 
 SPECIAL_TOKENS = ["[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]"]
 HIDDEN = 32
@@ -248,7 +248,7 @@ def test_offline_fit_transform_gives_the_vectors_of_the_fitted_texts() -> None:
 
 
 def test_offline_fit_transform_takes_the_analyses_a_build_already_has() -> None:
-    from index.tokenize import analyse
+    from jbqa.index.tokenize import analyse
 
     embedder, vectors = OfflineEmbedder.fit_transform(FIT_TEXTS)
     again, vectors_again = OfflineEmbedder.fit_transform(FIT_TEXTS, analysed=[analyse(t) for t in FIT_TEXTS])
@@ -259,7 +259,7 @@ def test_offline_fit_transform_takes_the_analyses_a_build_already_has() -> None:
 
 
 def test_offline_tf_idf_is_log_scaled_counts_times_idf_on_unit_rows() -> None:
-    from index.embedders import _features
+    from jbqa.index.embedders import _features
 
     embedder = OfflineEmbedder.fit(FIT_TEXTS)
     docs = [_features(t) for t in FIT_TEXTS]
@@ -282,7 +282,7 @@ def test_offline_tf_idf_is_log_scaled_counts_times_idf_on_unit_rows() -> None:
 
 
 def test_offline_features_are_jieba_words_then_character_bigrams() -> None:
-    from index.embedders import _features
+    from jbqa.index.embedders import _features
 
     assert _features("截至今年7月，ＬＥＤ屏") == [
         "w:截至", "w:今年", "w:7", "w:月", "w:led", "w:屏",

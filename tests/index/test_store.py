@@ -13,10 +13,10 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-import index.store
-from index.embedders import OFFLINE_KIND
-from index.retriever import hybrid_search
-from index.store import (
+import jbqa.index.store
+from jbqa.index.embedders import OFFLINE_KIND
+from jbqa.index.retriever import hybrid_search
+from jbqa.index.store import (
     FORMAT_VERSION,
     IndexUnusable,
     LoadedIndex,
@@ -26,7 +26,7 @@ from index.store import (
     index_exists,
     load_index,
 )
-from index.tokenize import TOKENIZER_NAME, index_terms
+from jbqa.index.tokenize import TOKENIZER_NAME, index_terms
 
 # 000_623d10d81843cc6a.txt, lines 8-30.
 FINANCE = """去年12月，全市首家中国、意大利合资保险区域总部——中
@@ -328,7 +328,7 @@ def test_check_corpus_ignores_files_skipped_as_unreadable(corpus: Path, tmp_path
 
 
 def test_a_corpus_of_one_sentence_builds_and_answers(tmp_path: Path) -> None:
-    from answerer import Answerer
+    from jbqa.answerer import Answerer
 
     tiny = tmp_path / "tiny"
     tiny.mkdir()
@@ -357,9 +357,9 @@ def test_a_failed_rebuild_leaves_the_previous_index_intact(
     old = build_index(corpus, target, "offline")
     (corpus / "security.txt").write_text(SECURITY, encoding="utf-8")
     if step == "build":
-        monkeypatch.setattr(index.store.BM25Index, "build", classmethod(fail))
+        monkeypatch.setattr(jbqa.index.store.BM25Index, "build", classmethod(fail))
     else:
-        monkeypatch.setattr(index.store.BM25Index, "save", fail)
+        monkeypatch.setattr(jbqa.index.store.BM25Index, "save", fail)
 
     with pytest.raises(RuntimeError, match="simulated failure"):
         build_index(corpus, target, "offline")

@@ -5,10 +5,10 @@ from __future__ import annotations
 
 import pytest
 
-from index.tokenize import analyse, index_terms, index_terms_from_tokens, tokenize
-from ingest import ingest_corpus
-from ingest.normalize import normalize_chars
 from jbqa.config import BUNDLED_CORPUS
+from jbqa.index.tokenize import analyse, index_terms, index_terms_from_tokens, tokenize
+from jbqa.ingest import ingest_corpus
+from jbqa.ingest.normalize import normalize_chars
 
 QUESTION = "江北區金融機構有多少家？"
 QUESTION_TOKENS = ["江北", "北区", "江北区", "金融", "机构", "金融机构", "家"]

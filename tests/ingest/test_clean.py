@@ -6,9 +6,9 @@ from pathlib import Path
 
 import pytest
 
-from ingest.clean import Block, clean_document, clean_inline, clean_text, undouble
-from ingest.normalize import normalize_chars
 from jbqa.config import BUNDLED_CORPUS
+from jbqa.ingest.clean import Block, clean_document, clean_inline, clean_text, undouble
+from jbqa.ingest.normalize import normalize_chars
 
 CORPUS_FILES = sorted(BUNDLED_CORPUS.glob("*.txt"))
 

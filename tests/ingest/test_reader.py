@@ -7,9 +7,9 @@ from pathlib import Path
 
 import pytest
 
-import ingest.pipeline
-from ingest import ingest_corpus
-from ingest.reader import UnreadableFile, decode_bytes, read_source
+import jbqa.ingest.pipeline
+from jbqa.ingest import ingest_corpus
+from jbqa.ingest.reader import UnreadableFile, decode_bytes, read_source
 
 # 000_623d10d81843cc6a.txt, lines 24-27.
 TEXT = (
@@ -151,7 +151,7 @@ def test_a_file_removed_between_listing_and_reading_is_skipped(tmp_path: Path, m
     good = corpus / "good.txt"
     good.write_text(TEXT, encoding="utf-8")
     gone = corpus / "gone.txt"
-    monkeypatch.setattr(ingest.pipeline, "list_corpus", lambda folder: [gone, good])
+    monkeypatch.setattr(jbqa.ingest.pipeline, "list_corpus", lambda folder: [gone, good])
 
     report = ingest_corpus(corpus)
     assert list(report.skipped) == ["gone.txt"]

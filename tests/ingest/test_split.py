@@ -6,10 +6,10 @@ import json
 
 import pytest
 
-from ingest import IngestReport, Passage, Sentence, ingest_corpus
-from ingest.clean import CLOSERS, TERMINALS, clean_document, clean_text
-from ingest.split import DEFAULT_PASSAGE_CHARS, LineIndex, sentence_bounds, split_passages
 from jbqa.config import BUNDLED_CORPUS
+from jbqa.ingest import IngestReport, Passage, Sentence, ingest_corpus
+from jbqa.ingest.clean import CLOSERS, TERMINALS, clean_document, clean_text
+from jbqa.ingest.split import DEFAULT_PASSAGE_CHARS, LineIndex, sentence_bounds, split_passages
 
 
 @pytest.fixture(scope="module")

@@ -13,7 +13,7 @@ from pathlib import Path
 import httpx
 import pytest
 
-from index.store import LoadedIndex
+from jbqa.index.store import LoadedIndex
 
 STARTUP_SECONDS = 60
 STOP_SECONDS = 15

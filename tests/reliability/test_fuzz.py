@@ -23,8 +23,8 @@ from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 from hypothesis.configuration import set_hypothesis_home_dir
 
-from index.store import LoadedIndex
-from server.main import create_app
+from jbqa.index.store import LoadedIndex
+from jbqa.server.main import create_app
 
 REPO = Path(__file__).resolve().parents[2]
 MAX_EXAMPLES = 300  # per API operation and phase

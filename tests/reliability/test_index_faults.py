@@ -19,10 +19,10 @@ from typing import Any
 
 import pytest
 
-import index.store
-from answerer import Answerer
-from index.store import FORMAT_VERSION, IndexUnusable, LoadedIndex, build_index, index_exists, load_index
+import jbqa.index.store
+from jbqa.answerer import Answerer
 from jbqa.config import BUNDLED_CORPUS
+from jbqa.index.store import FORMAT_VERSION, IndexUnusable, LoadedIndex, build_index, index_exists, load_index
 
 QUESTION = "江北区金融机构有多少家"
 BUILD_SECONDS = 180
@@ -214,7 +214,7 @@ def test_a_running_build_holds_a_lock_on_its_temp_folder(
     fcntl = pytest.importorskip("fcntl")
     index_dir = tmp_path / "indexes" / "index"
     observed: list[bool] = []
-    real_save = index.store.BM25Index.save
+    real_save = jbqa.index.store.BM25Index.save
 
     def save_and_probe(self: Any, directory: Path) -> None:
         real_save(self, directory)
@@ -227,7 +227,7 @@ def test_a_running_build_holds_a_lock_on_its_temp_folder(
         finally:
             os.close(fd)
 
-    monkeypatch.setattr(index.store.BM25Index, "save", save_and_probe)
+    monkeypatch.setattr(jbqa.index.store.BM25Index, "save", save_and_probe)
     build_index(small_corpus, index_dir, "offline")
     assert observed == [True]
     assert temp_folders(index_dir) == []
@@ -254,7 +254,7 @@ def crash_at_second_rename(monkeypatch: pytest.MonkeyPatch, index_dir: Path) -> 
             renames.append((Path(src).name, Path(dst).name))
         real_replace(src, dst)
 
-    monkeypatch.setattr(index.store.os, "replace", replace)
+    monkeypatch.setattr(jbqa.index.store.os, "replace", replace)
     return renames
 
 

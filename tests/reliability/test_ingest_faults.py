@@ -13,12 +13,12 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner
 
-import ingest.pipeline
-from index.store import load_index
-from ingest import IngestReport, Passage, ingest_corpus
-from ingest.reader import UnreadableFile, read_source
+import jbqa.ingest.pipeline
 from jbqa.cli import main as jbqa_main
 from jbqa.config import BUNDLED_CORPUS
+from jbqa.index.store import load_index
+from jbqa.ingest import IngestReport, Passage, ingest_corpus
+from jbqa.ingest.reader import UnreadableFile, read_source
 
 # Each encoded copy has a bundled article as its UTF-8 original.
 ORIGINALS = {
@@ -66,7 +66,7 @@ def write_fault_folder(folder: Path, huge_bytes: int) -> Path:
 @pytest.fixture
 def vanish_on_read(monkeypatch: pytest.MonkeyPatch) -> list[str]:
     """Delete VANISHING at the moment the run goes to read it; returns the names the run tried to read."""
-    real = ingest.pipeline.read_source
+    real = jbqa.ingest.pipeline.read_source
     tried: list[str] = []
 
     def read_after_deleting(path: Path) -> object:
@@ -75,7 +75,7 @@ def vanish_on_read(monkeypatch: pytest.MonkeyPatch) -> list[str]:
             path.unlink()
         return real(path)
 
-    monkeypatch.setattr(ingest.pipeline, "read_source", read_after_deleting)
+    monkeypatch.setattr(jbqa.ingest.pipeline, "read_source", read_after_deleting)
     return tried
 
 

@@ -7,8 +7,8 @@ from typing import Any
 import httpx
 import pytest
 
-from eval.load import run_load
-from server.config import Settings
+from jbqa.eval.load import run_load
+from jbqa.server.config import Settings
 
 CLIENTS = 20
 SECONDS = 5.0

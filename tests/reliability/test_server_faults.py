@@ -19,11 +19,11 @@ import pytest
 from fastapi.testclient import TestClient
 from pydantic import ValidationError
 
-import server.main
-from answerer import MAX_QUESTION_CHARS, Answerer
-from index.store import LoadedIndex
-from server.config import Settings
-from server.main import KEEP_ALIVE_SECONDS, LIMIT_CONCURRENCY, create_app
+import jbqa.server.main
+from jbqa.answerer import MAX_QUESTION_CHARS, Answerer
+from jbqa.index.store import LoadedIndex
+from jbqa.server.config import Settings
+from jbqa.server.main import KEEP_ALIVE_SECONDS, LIMIT_CONCURRENCY, create_app
 
 QUESTION = "江北区金融机构有多少家"
 LIMIT = Settings().max_body_bytes
@@ -151,8 +151,8 @@ def test_the_timeout_setting_and_its_environment_variable(monkeypatch: pytest.Mo
 
 def test_run_bounds_keep_alive_and_concurrency(offline_index: LoadedIndex, monkeypatch: pytest.MonkeyPatch) -> None:
     seen: dict[str, Any] = {}
-    monkeypatch.setattr(server.main.uvicorn, "run", lambda app, **kwargs: seen.update(kwargs))
-    server.main.run(offline_index, host="127.0.0.1", port=0)
+    monkeypatch.setattr(jbqa.server.main.uvicorn, "run", lambda app, **kwargs: seen.update(kwargs))
+    jbqa.server.main.run(offline_index, host="127.0.0.1", port=0)
     assert seen["timeout_keep_alive"] == KEEP_ALIVE_SECONDS == 5
     assert seen["limit_concurrency"] == LIMIT_CONCURRENCY == 64
     assert seen["host"] == "127.0.0.1"

@@ -18,11 +18,11 @@ from fastapi import FastAPI
 from fastapi.testclient import TestClient
 from starlette.types import Message
 
-from answerer import Answerer
-from index.store import LoadedIndex
+from jbqa.answerer import Answerer
 from jbqa.cli import main as jbqa_main
-from server.config import Settings
-from server.main import create_app
+from jbqa.index.store import LoadedIndex
+from jbqa.server.config import Settings
+from jbqa.server.main import create_app
 
 QUESTION = "江北区金融机构有多少家"
 LIMIT = 16 * 1024
@@ -379,7 +379,7 @@ def test_page_assets_have_no_external_urls(client: TestClient, path: str) -> Non
 
 
 def test_page_builds_no_html_from_data() -> None:
-    from server.main import STATIC
+    from jbqa.server.main import STATIC
 
     script = (STATIC / "app.js").read_text(encoding="utf-8")
     for sink in ("innerHTML", "outerHTML", "insertAdjacentHTML", "document.write", "eval(", "new Function"):

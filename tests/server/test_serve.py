@@ -12,8 +12,8 @@ from pathlib import Path
 import httpx
 import pytest
 
-from index.store import build_index
 from jbqa.config import BUNDLED_CORPUS
+from jbqa.index.store import build_index
 
 pytestmark = pytest.mark.slow
 STARTUP_SECONDS = 60
