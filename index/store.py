@@ -58,8 +58,70 @@ class IndexUnusable(RuntimeError):
     """A missing, corrupted or mismatched index; the message says how to rebuild."""
 
 
+class IndexPathRefused(IndexUnusable):
+    """A path jbqa will not write an index to, because something that is not a jbqa index is there."""
+
+
+BUILD_MARKER = ".jbqa-build"  # written first into every temporary build folder: it is jbqa's to remove
+
+
 def _rebuild_hint(directory: Path) -> str:
-    return f"rebuild it with: jbqa build --index {directory}"
+    if index_path_free(directory):
+        return f"rebuild it with: jbqa build --index {directory}"
+    # Its manifest no longer says it is an index, so a build will not replace it by itself.
+    return f"remove it, then rebuild it with: jbqa build --index {directory}"
+
+
+def _looks_like_index(directory: Path) -> bool:
+    """Holds the files of an index (a damaged one, with no readable manifest)."""
+    return any((directory / name).exists() for name in ("passages.jsonl", "faiss.index", "bm25", "embedder"))
+
+
+def is_jbqa_index(directory: Path) -> bool:
+    """A folder whose manifest says it is a jbqa index."""
+    try:
+        manifest = json.loads((directory / MANIFEST).read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, ValueError):
+        return False
+    return isinstance(manifest, dict) and {"format_version", "embedder", "corpus"} <= manifest.keys()
+
+
+def _what_is_at(path: Path) -> str | None:
+    """None when jbqa may write an index at `path` (nothing there, an empty folder, a jbqa index);
+    otherwise what is there, for the refusal."""
+    if path.is_symlink():
+        return "a symbolic link"
+    if not path.exists():
+        return None
+    if not path.is_dir():
+        return "a file that is not a jbqa index"
+    try:
+        entries = sum(1 for _ in path.iterdir())
+    except OSError as exc:
+        return f"a folder that cannot be read ({exc.strerror})"
+    if entries == 0 or is_jbqa_index(path):
+        return None
+    return f"a folder of {entries} entries that is not a jbqa index"
+
+
+def index_path_free(path: Path) -> bool:
+    """Whether jbqa may create or replace an index at `path`."""
+    return _what_is_at(path) is None
+
+
+def check_index_target(index_dir: Path, corpus_dir: Path | None = None) -> None:
+    """Refuse, before anything is written, an index path that holds what jbqa did not create, or
+    that is the corpus, inside it, or holds it."""
+    found = _what_is_at(index_dir)
+    if found:
+        raise IndexPathRefused(f"refusing to write an index at {index_dir}: it is {found}; choose another --index")
+    if corpus_dir is not None:
+        index, corpus = index_dir.resolve(), corpus_dir.resolve()
+        if index == corpus or corpus in index.parents or index in corpus.parents:
+            raise IndexPathRefused(
+                f"refusing to write an index at {index_dir}: it is, holds or lies inside the corpus folder "
+                f"{corpus_dir}; choose another --index"
+            )
 
 
 @dataclass
@@ -103,6 +165,7 @@ def build_index(
     factory: str | None = None,
 ) -> LoadedIndex:
     """Ingest `corpus_dir`, embed and index its passages, and write `index_dir` atomically."""
+    check_index_target(index_dir, corpus_dir)
     started = time.time()
     report = ingest_corpus(corpus_dir, progress=progress)
     if not report.passages:
@@ -166,11 +229,13 @@ def build_index(
 
 
 def _write_atomically(index_dir, manifest, passages, embedder, dense, bm25, sources) -> None:  # type: ignore[no-untyped-def]
-    index_dir = index_dir.resolve()
+    check_index_target(index_dir)
+    index_dir = index_dir.parent.resolve() / index_dir.name
     index_dir.parent.mkdir(parents=True, exist_ok=True)
     _remove_stale_temp_dirs(index_dir)
     tmp = Path(tempfile.mkdtemp(dir=index_dir.parent, prefix=_temp_prefix(index_dir)))
     try:
+        (tmp / BUILD_MARKER).touch()
         with _locked(tmp):
             with open(tmp / "passages.jsonl", "w", encoding="utf-8") as out:
                 for p in passages:
@@ -211,7 +276,8 @@ def _locked(directory: Path) -> Iterator[bool]:
 
 
 def _remove_stale_temp_dirs(index_dir: Path) -> None:
-    """Remove the temporary folders of `index_dir` that killed builds left behind.
+    """Remove the temporary folders of `index_dir` that killed builds left behind: only folders
+    that hold the build marker, which every build writes first into its own.
 
     A running build locks its folder; a folder newer than this process may belong to a build that
     has not locked it yet. Both are kept.
@@ -221,7 +287,7 @@ def _remove_stale_temp_dirs(index_dir: Path) -> None:
         if not path.name.startswith(prefix):
             continue
         try:
-            if not path.is_dir() or path.stat().st_mtime >= _STARTED:
+            if path.is_symlink() or not (path / BUILD_MARKER).is_file() or path.stat().st_mtime >= _STARTED:
                 continue
             with _locked(path) as free:
                 if free:
@@ -237,7 +303,7 @@ def _backup_path(index_dir: Path) -> Path:
 def _restore_interrupted_swap(index_dir: Path) -> None:
     """After a swap cut between its two renames, the previous index is the backup: move it back."""
     backup = _backup_path(index_dir)
-    if not index_dir.exists() and (backup / MANIFEST).is_file():
+    if not index_dir.exists() and not index_dir.is_symlink() and not backup.is_symlink() and is_jbqa_index(backup):
         os.replace(backup, index_dir)
 
 
@@ -245,10 +311,20 @@ def _swap_in(tmp: Path, index_dir: Path) -> None:
     """Replace index_dir by tmp: two renames; `load_index` restores the backup if cut between them."""
     backup = _backup_path(index_dir)
     _restore_interrupted_swap(index_dir)  # else the backup, the only copy, would be deleted below
-    shutil.rmtree(backup, ignore_errors=True)
+    _remove_backup(backup)
+    check_index_target(index_dir)  # again: the path may have changed since the build began
     if index_dir.exists():
         os.replace(index_dir, backup)
     os.replace(tmp, index_dir)
+    _remove_backup(backup)
+
+
+def _remove_backup(backup: Path) -> None:
+    """Delete the previous index that a swap set aside; anything else at that name is left alone."""
+    if backup.is_symlink() or not backup.exists():
+        return
+    if not is_jbqa_index(backup):
+        raise IndexPathRefused(f"refusing to replace {backup}: it is not a jbqa index; move it away and build again")
     shutil.rmtree(backup, ignore_errors=True)
 
 
@@ -258,11 +334,15 @@ def index_exists(index_dir: Path) -> bool:
 
 def load_index(index_dir: Path) -> LoadedIndex:
     """Load and check an index folder; raise IndexUnusable saying how to rebuild when it is unusable."""
-    index_dir = index_dir.resolve()
+    given, index_dir = index_dir, index_dir.resolve()
     _restore_interrupted_swap(index_dir)
     manifest_path = index_dir / MANIFEST
     if not manifest_path.is_file():
-        raise IndexUnusable(f"no index at {index_dir}; build it with: jbqa build --index {index_dir}")
+        if index_path_free(given):
+            raise IndexUnusable(f"no index at {given}; build it with: jbqa build --index {given}")
+        if given.is_dir() and not given.is_symlink() and _looks_like_index(given):
+            raise IndexUnusable(f"index at {given} is damaged (no manifest); " + _rebuild_hint(given))
+        raise IndexUnusable(f"no index at {given}: it is {_what_is_at(given)}; choose another --index")
     try:
         manifest = json.loads(manifest_path.read_text(encoding="utf-8"))
         version = manifest.get("format_version")

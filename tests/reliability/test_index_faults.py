@@ -22,7 +22,15 @@ import pytest
 import jbqa.index.store
 from jbqa.answerer import Answerer
 from jbqa.config import BUNDLED_CORPUS
-from jbqa.index.store import FORMAT_VERSION, IndexUnusable, LoadedIndex, build_index, index_exists, load_index
+from jbqa.index.store import (
+    BUILD_MARKER,
+    FORMAT_VERSION,
+    IndexUnusable,
+    LoadedIndex,
+    build_index,
+    index_exists,
+    load_index,
+)
 
 QUESTION = "江北区金融机构有多少家"
 BUILD_SECONDS = 180
@@ -155,6 +163,7 @@ def make_temp_folder(parent: Path, name: str, age_seconds: float) -> Path:
     folder = parent / name
     (folder / "bm25").mkdir(parents=True)
     (folder / "passages.jsonl").write_text('{"half": ', encoding="utf-8")
+    (folder / BUILD_MARKER).touch()  # what every build writes first into its temporary folder
     stamp = time.time() - age_seconds
     os.utime(folder, (stamp, stamp))
     return folder

@@ -1,0 +1,154 @@
+"""jbqa replaces a path only when it is missing, an empty folder or a jbqa index: anything else is
+refused with one line naming it, and nothing there is moved or deleted."""
+
+from __future__ import annotations
+
+import os
+import shutil
+from collections.abc import Callable
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+
+from jbqa.cli import main
+from jbqa.config import BUNDLED_CORPUS
+from jbqa.index.store import (
+    BUILD_MARKER,
+    IndexPathRefused,
+    LoadedIndex,
+    _backup_path,
+    _remove_stale_temp_dirs,
+    _temp_prefix,
+    build_index,
+    check_index_target,
+)
+
+USER_TEXT = "我的论文，不是索引。\n"
+
+
+def _user_folder(tmp: Path) -> tuple[Path, Path]:
+    folder = tmp / "mydocs"
+    folder.mkdir()
+    (folder / "thesis.txt").write_text(USER_TEXT, encoding="utf-8")
+    return folder, folder / "thesis.txt"
+
+
+def _user_file(tmp: Path) -> tuple[Path, Path]:
+    path = tmp / "notes.txt"
+    path.write_text(USER_TEXT, encoding="utf-8")
+    return path, path
+
+
+def _link_to_folder(tmp: Path) -> tuple[Path, Path]:
+    folder, kept = _user_folder(tmp)
+    link = tmp / "link"
+    link.symlink_to(folder, target_is_directory=True)
+    return link, kept
+
+
+def _corpus_itself(tmp: Path) -> tuple[Path, Path]:
+    corpus = tmp / "corpus"
+    shutil.copytree(BUNDLED_CORPUS, corpus)
+    return corpus, next(corpus.iterdir())
+
+
+def _inside_corpus(tmp: Path) -> tuple[Path, Path]:
+    corpus, kept = _corpus_itself(tmp)
+    return corpus / "index", kept
+
+
+CASES: dict[str, Callable[[Path], tuple[Path, Path]]] = {
+    "folder with a user file": _user_folder,
+    "regular file": _user_file,
+    "symlink to a folder": _link_to_folder,
+    "the corpus folder": _corpus_itself,
+    "inside the corpus": _inside_corpus,
+}
+
+
+def _snapshot(root: Path) -> dict[str, bytes | str]:
+    found: dict[str, bytes | str] = {}
+    for path in sorted(root.rglob("*")):
+        rel = str(path.relative_to(root))
+        found[rel] = f"-> {os.readlink(path)}" if path.is_symlink() else path.read_bytes() if path.is_file() else "dir"
+    return found
+
+
+@pytest.mark.parametrize("case", CASES)
+@pytest.mark.parametrize("command", ["build", "ask", "serve", "eval"])
+def test_the_cli_refuses_what_is_not_an_index_and_loses_nothing(
+    tmp_path: Path, case: str, command: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    target, kept = CASES[case](tmp_path)
+    before = _snapshot(tmp_path)
+    corpus = target.parent if case == "inside the corpus" else target if case == "the corpus folder" else BUNDLED_CORPUS
+    args = {
+        "build": ["build", "--corpus", str(corpus), "--index", str(target), "--embedder", "offline"],
+        "ask": ["ask", "江北区有多少家金融机构", "--index", str(target)],
+        "serve": ["serve", "--index", str(target), "--port", "0"],
+        "eval": ["eval", "--index", str(target)],
+    }[command]
+    result = CliRunner().invoke(main, args)
+    assert result.exit_code != 0
+    assert str(target) in result.output and "Traceback" not in result.output
+    if target.exists() or target.is_symlink():
+        assert "jbqa build --index" not in result.output  # no invitation to overwrite it
+    assert _snapshot(tmp_path) == before
+    assert kept.read_text(encoding="utf-8")
+
+
+@pytest.mark.parametrize("case", ["folder with a user file", "regular file", "symlink to a folder"])
+@pytest.mark.parametrize("command", [["ask", "金融机构有多少家"], ["eval"], ["serve", "--port", "0"]])
+def test_jbqa_index_pointing_at_user_data_is_refused_not_built_over(
+    tmp_path: Path, case: str, command: list[str]
+) -> None:
+    target, kept = CASES[case](tmp_path)
+    before = _snapshot(tmp_path)
+    result = CliRunner().invoke(main, command, env={"JBQA_INDEX": str(target), "JBQA_EMBEDDER": "offline"})
+    assert result.exit_code != 0
+    assert str(target) in result.output and "Traceback" not in result.output
+    assert _snapshot(tmp_path) == before
+
+
+def test_jbqa_index_inside_the_bundled_corpus_is_refused(tmp_path: Path) -> None:
+    with pytest.raises(IndexPathRefused, match="corpus"):
+        check_index_target(BUNDLED_CORPUS / "index", BUNDLED_CORPUS)
+
+
+def test_an_empty_folder_and_an_index_are_replaced(tmp_path: Path, offline_index: LoadedIndex) -> None:
+    empty = tmp_path / "empty"
+    empty.mkdir()
+    check_index_target(empty)
+    check_index_target(offline_index.directory)
+    check_index_target(tmp_path / "missing")
+
+
+def test_stale_folders_are_removed_only_when_a_build_made_them(tmp_path: Path) -> None:
+    index_dir = tmp_path / "index"
+    ours = tmp_path / f"{_temp_prefix(index_dir)}dead"
+    ours.mkdir()
+    (ours / BUILD_MARKER).touch()
+    theirs = tmp_path / f"{_temp_prefix(index_dir)}mine"
+    theirs.mkdir()
+    (theirs / "keep.txt").write_text(USER_TEXT, encoding="utf-8")
+    old = 1_000_000_000
+    for path in (ours, theirs):
+        os.utime(path, (old, old))
+    _remove_stale_temp_dirs(index_dir)
+    assert not ours.exists()
+    assert (theirs / "keep.txt").read_text(encoding="utf-8") == USER_TEXT
+
+
+def test_a_foreign_folder_at_the_backup_name_is_never_deleted(tmp_path: Path) -> None:
+    corpus = tmp_path / "corpus"
+    shutil.copytree(BUNDLED_CORPUS, corpus)
+    index_dir = tmp_path / "index"
+    build_index(corpus, index_dir, "offline")
+    backup = _backup_path(index_dir)
+    backup.mkdir()
+    (backup / "keep.txt").write_text(USER_TEXT, encoding="utf-8")
+    with pytest.raises(IndexPathRefused, match="not a jbqa index"):
+        build_index(corpus, index_dir, "offline")
+    assert (backup / "keep.txt").read_text(encoding="utf-8") == USER_TEXT
+    assert (index_dir / "manifest.json").is_file()  # the index that was there is intact
