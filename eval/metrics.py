@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+import re
 from dataclasses import dataclass
 
 from jbqa.ingest.normalize import normalize_for_match
@@ -42,3 +43,69 @@ def percentile(values: list[float], pct: float) -> float:
     ordered = sorted(values)
     rank = math.ceil(pct / 100 * len(ordered))  # nearest rank, 1-based
     return ordered[min(len(ordered), max(1, rank)) - 1]
+
+
+# --- span metrics, after the CMRC2018 evaluation script --------------------------------------------
+
+_CMRC_PUNCT = frozenset("-:_*^/\\~`+=，。：？！“”；’《》……·、「」（）－～『』")
+_CJK = re.compile(r"[\u4e00-\u9fa5]")
+_LATIN_TOKEN = re.compile(r"\w+(?:[.,']\w+)*|\S")
+
+
+def cmrc_segments(text: str, remove_punct: bool = True) -> list[str]:
+    """Lower-cased text cut as CMRC2018 does: every CJK character and punctuation mark alone, other
+    runs cut into words (the official script's nltk word tokens, approximated by a pattern)."""
+    segments: list[str] = []
+    run = ""
+    for ch in text.lower().strip():
+        if remove_punct and ch in _CMRC_PUNCT:
+            continue
+        if _CJK.match(ch) or ch in _CMRC_PUNCT:
+            segments.extend(_LATIN_TOKEN.findall(run))
+            run = ""
+            segments.append(ch)
+        else:
+            run += ch
+    segments.extend(_LATIN_TOKEN.findall(run))
+    return segments
+
+
+def _longest_common_run(a: list[str], b: list[str]) -> int:
+    best = 0
+    previous = [0] * (len(b) + 1)
+    for x in a:
+        current = [0] * (len(b) + 1)
+        for j, y in enumerate(b, start=1):
+            if x == y:
+                current[j] = previous[j - 1] + 1
+                best = max(best, current[j])
+        previous = current
+    return best
+
+
+def span_f1(prediction: str | None, answers: list[str]) -> float:
+    """CMRC2018 F1: the longest common run of segments, as precision and recall, best over the gold
+    answers (punctuation removed); 0 for no prediction."""
+    if not prediction or not answers:
+        return 0.0
+    predicted = cmrc_segments(prediction)
+    best = 0.0
+    for answer in answers:
+        gold = cmrc_segments(answer)
+        common = _longest_common_run(gold, predicted)
+        if common:
+            precision, recall = common / len(predicted), common / len(gold)
+            best = max(best, 2 * precision * recall / (precision + recall))
+    return best
+
+
+def _without_punct(text: str) -> str:
+    return "".join(ch for ch in text.lower() if ch not in _CMRC_PUNCT and not ch.isspace())
+
+
+def span_em(prediction: str | None, answers: list[str]) -> float:
+    """CMRC2018 exact match: equal to a gold answer once punctuation and whitespace are removed;
+    0 for no prediction."""
+    if prediction is None:
+        return 0.0
+    return 1.0 if any(_without_punct(prediction) == _without_punct(a) for a in answers) else 0.0

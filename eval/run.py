@@ -8,8 +8,10 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from tqdm import tqdm
+
 from jbqa.answerer import Answerer
-from jbqa.eval.metrics import GoldItem, first_hit_rank, percentile, reciprocal_rank
+from jbqa.eval.metrics import GoldItem, first_hit_rank, percentile, reciprocal_rank, span_em, span_f1
 
 DEFAULT_GOLD = Path(__file__).with_name("gold.jsonl")
 EVAL_TOP = 3
@@ -39,11 +41,34 @@ class Outcome:
     sources: list[str]
     confidence: float
     latency_ms: float
+    answer: str | None = None  # the span marked in the top quote
+
+    def to_detail(self) -> dict[str, Any]:
+        """One line of `--details`: enough to read a miss and to diff two runs."""
+        return {
+            "id": self.item.id,
+            "question": self.item.question,
+            "expected": {"answers": self.item.answers, "sources": self.item.sources},
+            "abstained": self.abstained,
+            "confidence": round(self.confidence, 4),
+            "quote": self.quotes[0] if self.quotes else None,
+            "answer": self.answer,
+            "source": self.sources[0] if self.sources else None,
+            "latency_ms": round(self.latency_ms, 2),
+        }
 
 
-def run_questions(answerer: Answerer, items: list[GoldItem], top: int = EVAL_TOP) -> list[Outcome]:
+def write_details(outcomes: list[Outcome], path: Path) -> None:
+    with open(path, "w", encoding="utf-8") as out:
+        for o in outcomes:
+            out.write(json.dumps(o.to_detail(), ensure_ascii=False) + "\n")
+
+
+def run_questions(
+    answerer: Answerer, items: list[GoldItem], top: int = EVAL_TOP, progress: bool = False
+) -> list[Outcome]:
     outcomes = []
-    for item in items:
+    for item in tqdm(items, desc="Ask", unit="q", disable=not progress):
         started = time.perf_counter()
         result = answerer.ask(item.question, top=top)
         elapsed = (time.perf_counter() - started) * 1000
@@ -55,6 +80,7 @@ def run_questions(answerer: Answerer, items: list[GoldItem], top: int = EVAL_TOP
                 [a.source for a in result.answers],
                 result.confidence,
                 elapsed,
+                result.answers[0].answer if result.answers else None,
             )
         )
     return outcomes
@@ -95,8 +121,12 @@ def report(outcomes: list[Outcome], embedder: str) -> dict[str, Any]:
         "abstain_recall": round(sum(1 for o in unanswerable if o.abstained) / max(1, len(unanswerable)), 4),
         "false_abstain_rate": round(sum(1 for o in answerable if o.abstained) / n_ans, 4),
         "mrr": round(sum(reciprocal_rank(r) for r in ranks) / n_ans, 4),
+        # An abstention or an unmarked answer scores 0.
+        "span_em": round(sum(span_em(o.answer, o.item.answers) for o in answerable) / n_ans, 4),
+        "span_f1": round(sum(span_f1(o.answer, o.item.answers) for o in answerable) / n_ans, 4),
         "latency_ms_p50": round(percentile(latencies, 50), 2),
         "latency_ms_p95": round(percentile(latencies, 95), 2),
+        "latency_ms_p99": round(percentile(latencies, 99), 2),
         "embedder": embedder,
         "failures": failures,
     }

@@ -15,16 +15,29 @@ CANDIDATE_DEPTH = 50
 class Hit:
     passage: int  # position in LoadedIndex.passages
     score: float  # fused RRF score
-    bm25_rank: int | None
+    bm25_rank: int | None  # rank in either list, from 1; None when absent
     dense_rank: int | None
+    bm25_score: float = 0.0  # BM25 score over the question's best BM25 score (0..1)
+    dense_score: float = 0.0  # cosine similarity of question and passage vectors
 
 
 def hybrid_search(index: LoadedIndex, question: str, k: int = 8, depth: int = CANDIDATE_DEPTH) -> list[Hit]:
-    """Top-k passages for `question`, each with its rank in either list (1-based, None if absent)."""
-    sparse = [doc for doc, _ in index.bm25.search(index_terms(question), depth)]
-    _, ids = index.dense.search(index.embedder.encode_queries([question]), depth)
-    dense = [int(i) for i in ids[0] if i >= 0]
-    sparse_rank = {doc: r for r, doc in enumerate(sparse, start=1)}
-    dense_rank = {doc: r for r, doc in enumerate(dense, start=1)}
-    fused = reciprocal_rank_fusion([sparse, dense])[:k]
-    return [Hit(doc, score, sparse_rank.get(doc), dense_rank.get(doc)) for doc, score in fused]
+    """Top-k passages for `question`, with their rank and score in either list."""
+    sparse = index.bm25.search(index_terms(question), depth)
+    scores, ids = index.dense.search(index.embedder.encode_queries([question]), depth)
+    dense = [(int(i), float(s)) for i, s in zip(ids[0], scores[0], strict=True) if i >= 0]
+    top_bm25 = sparse[0][1] if sparse else 1.0
+    sparse_rank = {doc: (r, s / top_bm25) for r, (doc, s) in enumerate(sparse, start=1)}
+    dense_rank = {doc: (r, s) for r, (doc, s) in enumerate(dense, start=1)}
+    fused = reciprocal_rank_fusion([[d for d, _ in sparse], [d for d, _ in dense]])[:k]
+    return [
+        Hit(
+            doc,
+            score,
+            sparse_rank[doc][0] if doc in sparse_rank else None,
+            dense_rank[doc][0] if doc in dense_rank else None,
+            sparse_rank[doc][1] if doc in sparse_rank else 0.0,
+            dense_rank[doc][1] if doc in dense_rank else 0.0,
+        )
+        for doc, score in fused
+    ]

@@ -119,22 +119,54 @@ def ask(question: str, index_dir: Path | None, top: int, as_json: bool) -> None:
 @main.command(name="eval")
 @click.option("--gold", type=click.Path(dir_okay=False, exists=True, path_type=Path), default=None,
               help="Gold questions (JSONL); default: the bundled eval/gold.jsonl.")
+@click.option("--squad", type=click.Path(dir_okay=False, exists=True, path_type=Path), default=None,
+              help="SQuAD-format JSON (CMRC2018, DRCD): one document per context, every question asked.")
+@click.option("--holdout-every", type=click.IntRange(0), default=0, show_default=True,
+              help="With --squad: leave every K-th context out of the corpus; its questions must be refused.")
+@click.option("--distractors", type=click.Path(dir_okay=False, exists=True, path_type=Path), multiple=True,
+              help="With --squad: more SQuAD files whose contexts join the corpus (their questions are not asked).")
+@click.option("--limit", type=click.IntRange(1), default=None, help="Ask only the first N questions.")
 @click.option("--index", "index_dir", type=click.Path(path_type=Path), default=None, help=INDEX_HELP)
 @click.option("--json", "as_json", is_flag=True, help="Print the report as one JSON object.")
+@click.option("--details", type=click.Path(dir_okay=False, path_type=Path), default=None,
+              help="Write one JSON line per question (question, expected, answer, quote, source, ...).")
 @click.option("--calibrate", is_flag=True, help="Also print the abstention threshold that fits this gold set best.")
-def eval_command(gold: Path | None, index_dir: Path | None, as_json: bool, calibrate: bool) -> None:
-    """Run a gold question set and print the metrics."""
+def eval_command(
+    gold: Path | None, squad: Path | None, holdout_every: int, distractors: tuple[Path, ...], limit: int | None,
+    index_dir: Path | None, as_json: bool, details: Path | None, calibrate: bool,
+) -> None:
+    """Run a gold question set (or a SQuAD-format file) and print the metrics."""
     from jbqa.answerer import Answerer
-    from jbqa.eval.run import DEFAULT_GOLD, format_table, load_gold, report, run_questions
+    from jbqa.eval.bench import bench_peer
+    from jbqa.eval.run import DEFAULT_GOLD, format_table, load_gold, report, run_questions, write_details
     from jbqa.eval.run import calibrate as fit_threshold
 
-    answerer = Answerer(open_index(index_dir))
-    try:
-        items = load_gold(gold or DEFAULT_GOLD)
-    except ValueError as exc:
-        raise click.ClickException(str(exc)) from exc
-    outcomes = run_questions(answerer, items)
+    if squad and (gold or index_dir):
+        raise click.UsageError("--squad builds its own corpus and index: it goes without --gold and --index")
+    progress = sys.stderr.isatty()
+    if squad:
+        from jbqa.eval.open_squad import prepare
+        from jbqa.eval.squad import SquadFormatError
+
+        try:
+            data = prepare(squad, default_index_dir().parent / "squad", holdout_every, limit, distractors, progress)
+        except SquadFormatError as exc:
+            raise click.ClickException(str(exc)) from exc
+        answerer, items = Answerer(open_index(data.index)), data.items
+    else:
+        answerer = Answerer(open_index(index_dir))
+        try:
+            items = load_gold(gold or DEFAULT_GOLD)[:limit]
+        except ValueError as exc:
+            raise click.ClickException(str(exc)) from exc
+    outcomes = run_questions(answerer, items, progress=progress)
     result = report(outcomes, answerer.index.embedder_label)
+    result["reader"] = answerer.model.version
+    result["bm25"] = bench_peer(answerer.index.passages, items)
+    if squad:
+        result["corpus"] = {"documents": data.documents, "left_out": data.left_out, "questions": len(items)}
+    if details:
+        write_details(outcomes, details)
     if calibrate:
         answerer.threshold = 0.0
         threshold, accuracy = fit_threshold(run_questions(answerer, items))
@@ -165,6 +197,24 @@ def bench(output: Path | None, scale: int) -> None:
     from jbqa.eval.bench import run_benchmark
 
     run_benchmark(output=output, scale=scale)
+
+
+@main.command()
+@click.option("--data", "data_dir", type=click.Path(file_okay=False, path_type=Path), envvar="JBQA_TRAIN_DATA",
+              required=True, help="Folder holding cmrc2018_trial.json and DRCD_dev.json ($JBQA_TRAIN_DATA).")
+@click.option("--output", type=click.Path(file_okay=False, path_type=Path), default=None,
+              show_default="the shipped model folder", help="Where to write the model.")
+def train(data_dir: Path, output: Path | None) -> None:
+    """Train the light reader (sentence ranker, span scorer, abstain model) with a fixed seed."""
+    from jbqa.answerer.model import MODEL_DIR
+    from jbqa.answerer.training import dump_summary
+    from jbqa.answerer.training import train as train_reader
+
+    try:
+        summary = train_reader(data_dir, output or MODEL_DIR, progress=sys.stderr.isatty())
+    except FileNotFoundError as exc:
+        raise click.ClickException(str(exc)) from exc
+    click.echo(dump_summary(summary))
 
 
 @main.command()

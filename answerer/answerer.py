@@ -1,0 +1,205 @@
+"""From retrieved passages to quoted answers: candidates -> features -> learned scores -> span -> abstain.
+
+One path, after DrQA's reader and Haystack's extractive reader: every sentence of the retrieved
+passages is a candidate; the sentence ranker scores them; the span scorer marks the answer in the
+best ones; the abstain model turns the best candidate's scores into the probability that it answers,
+and the reader answers only above the threshold chosen when the model was trained.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import asdict, dataclass, field
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+
+from jbqa.answerer.candidates import Candidate, CorpusView, gather
+from jbqa.answerer.features import QuestionTerms, question_terms, sentence_features
+from jbqa.answerer.model import ReaderModel, abstain_row
+from jbqa.answerer.question import validate_question
+from jbqa.answerer.qwords import find_question_word
+from jbqa.answerer.terms import TermStats
+from jbqa.index.store import LoadedIndex
+from jbqa.ingest.clean import clean_inline
+from jbqa.ingest.normalize import normalize_chars
+
+if TYPE_CHECKING:
+    from jbqa.answerer.neural import NeuralReader
+
+DEFAULT_TOP = 3
+MAX_TOP = 20
+RUNNERS_UP = 6  # how many of the next-ranked candidates may join the best one
+RUNNER_UP_GAP = 3.0  # ranker-score distance beyond which a runner-up is not considered
+CONFLICT_MARGIN = 0.5  # runners-up at least this share as likely as the best one are shown beside it
+_COUNTED = ("howmany", "howlong")
+
+
+@dataclass(frozen=True)
+class Answer:
+    quote: str
+    answer: str | None
+    answer_start: int | None  # offsets of `answer` inside `quote`
+    answer_end: int | None
+    source: str
+    line_start: int
+    line_end: int
+    char_start: int  # raw source file, 0-based, end-exclusive
+    char_end: int
+    answer_char_start: int | None
+    answer_char_end: int | None
+    score: float  # probability that this quote answers the question
+    passage_id: str
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+@dataclass(frozen=True)
+class AskResult:
+    question: str
+    abstained: bool
+    embedder: str
+    answers: list[Answer] = field(default_factory=list)
+    conflicting: bool = False  # the answers give different figures from different sources
+    confidence: float = 0.0  # probability that the best answer is right
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "question": self.question,
+            "abstained": self.abstained,
+            "embedder": self.embedder,
+            "answers": [a.to_dict() for a in self.answers],
+            "conflicting": self.conflicting,
+            "confidence": round(self.confidence, 4),
+        }
+
+
+@dataclass(frozen=True)
+class _Scored:
+    candidate: Candidate
+    probability: float
+    quote: str
+    offsets: list[int]  # raw offset of each quote character
+    span: tuple[int, int] | None
+
+
+class Answerer:
+    def __init__(
+        self, index: LoadedIndex, model: ReaderModel | None = None, threshold: float | None = None,
+        reader: NeuralReader | None = None,
+    ) -> None:
+        self.index = index
+        self.model = model or ReaderModel.load()
+        if self.model.abstain is None:
+            raise ValueError("the reader model has no abstain model")
+        self.threshold = self.model.abstain.threshold if threshold is None else threshold
+        self.reader = reader
+        self.view = CorpusView(index)
+        self.terms = TermStats(self.view.normalized, index.bm25.postings)
+
+    def ask(self, question: str, top: int = DEFAULT_TOP) -> AskResult:
+        """Answer `question` with up to `top` quotes; raises QuestionError for empty/oversized input."""
+        if not 1 <= top <= MAX_TOP:
+            raise ValueError(f"top must be between 1 and {MAX_TOP}, got {top}")
+        text = validate_question(question)
+        label = self.index.embedder_label
+        q = question_terms(text, self.terms)
+        if not q.terms:
+            return AskResult(question, True, label)
+        candidates = gather(self.view, q)
+        if not candidates:
+            return AskResult(question, True, label)
+        features = np.array([sentence_features(q, c.context) for c in candidates], dtype=np.float32)
+        scores = self.model.rank(features)
+        order = [int(i) for i in np.argsort(-scores, kind="stable")]
+        best = self._score(q, candidates, features, scores, order, 0)
+        if best.probability < self.threshold:
+            return AskResult(question, True, label, confidence=best.probability)
+        chosen = sorted(self._diversify(q, candidates, features, scores, order, best, top), key=lambda s: -s.probability)
+        answers = [self._answer(s) for s in chosen]
+        return AskResult(question, False, label, answers, _conflicting(q, answers), chosen[0].probability)
+
+    def _score(
+        self, q: QuestionTerms, candidates: list[Candidate], features: np.ndarray, scores: np.ndarray,
+        order: list[int], position: int,
+    ) -> _Scored:
+        """The candidate at `position` of the ranking, with its quote, span and answer probability."""
+        assert self.model.abstain is not None
+        i = order[position]
+        c = candidates[i]
+        s = c.sentence
+        quote, offsets = clean_inline(self.index.sources[c.source], s.char_start, s.char_end)
+        light = self.model.best_span(q, normalize_chars(quote))
+        span = with_qualifier(quote, (light.start, light.end)) if light else None
+        if self.reader is not None:  # a neural reader marks the span; the light one still scores it
+            found = self.reader.read(q.text, [quote])[0]
+            span = (found.start, found.end) if found else None
+        # Runners-up are scored as if they led: their margin is over the candidates ranked below them.
+        below = float(scores[order[position + 1]]) if position + 1 < len(order) else None
+        row = abstain_row(features[i], float(scores[i]), below, light)
+        return _Scored(c, self.model.abstain.probability(row), quote, offsets, span)
+
+    def _diversify(
+        self, q: QuestionTerms, candidates: list[Candidate], features: np.ndarray, scores: np.ndarray,
+        order: list[int], best: _Scored, top: int,
+    ) -> list[_Scored]:
+        """Best first; then runners-up whose probability is close to the best one's, those from other
+        sources first; no repeated quotes."""
+        chosen = [best]
+        quotes = {best.quote}
+        floor = max(self.threshold, CONFLICT_MARGIN * best.probability)
+        # Ranked positions of the runners-up: those from other sources first.
+        rest = list(range(1, min(len(order), RUNNERS_UP + 1)))
+        rest.sort(key=lambda k: candidates[order[k]].source == best.candidate.source)
+        for k in rest:
+            if len(chosen) >= top:
+                break
+            if scores[order[k]] < scores[order[0]] - RUNNER_UP_GAP:
+                continue  # too far behind to come close in probability: not worth reading
+            pick = self._score(q, candidates, features, scores, order, k)
+            if pick.probability >= floor and pick.quote not in quotes:
+                quotes.add(pick.quote)
+                chosen.append(pick)
+        return chosen
+
+    def _answer(self, s: _Scored) -> Answer:
+        c, span = s.candidate, s.span
+        sentence = c.sentence
+        return Answer(
+            quote=s.quote,
+            answer=s.quote[span[0] : span[1]] if span else None,
+            answer_start=span[0] if span else None,
+            answer_end=span[1] if span else None,
+            source=c.source,
+            line_start=sentence.line_start,
+            line_end=sentence.line_end,
+            char_start=sentence.char_start,
+            char_end=sentence.char_end,
+            answer_char_start=s.offsets[span[0]] if span else None,
+            answer_char_end=s.offsets[span[1] - 1] + 1 if span else None,
+            score=round(s.probability, 4),
+            passage_id=c.passage.id,
+        )
+
+
+# Words that qualify a figure (超480家 is not 480家): part of the answer when they stand right before it.
+_QUALIFIER = re.compile(r"(?:超过|超|将近|接近|近|约|逾|多达|达到|达|共|累计|不到|不足|仅)$")
+_FIGURE_START = re.compile(r"[\d零一二三四五六七八九十百千万两]")
+
+
+def with_qualifier(quote: str, span: tuple[int, int]) -> tuple[int, int]:
+    """The span, widened to the qualifier of the figure it starts with."""
+    start, end = span
+    if not _FIGURE_START.match(quote, start):
+        return span
+    found = _QUALIFIER.search(quote, 0, start)
+    return (found.start(), end) if found else span
+
+
+def _conflicting(q: QuestionTerms, answers: list[Answer]) -> bool:
+    """Different figures from different sources, for a question that asks how many or how much."""
+    if find_question_word(q.normalized).category not in _COUNTED or not answers:
+        return False
+    figures = {(a.source, normalize_chars(a.answer)) for a in answers if a.answer}
+    return len({f for _, f in figures}) > 1 and len({s for s, _ in figures}) > 1

@@ -1,0 +1,229 @@
+"""The light reader's learned parts: a sentence ranker and a span scorer (LightGBM lambdarank) and an
+abstain model (LightGBM, binary log loss), each saved in LightGBM's text format.
+
+Nothing is pickled: the files are plain text and load with `lightgbm.Booster(model_file=...)` and json.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import lightgbm as lgb
+import numpy as np
+
+from jbqa.answerer.features import (
+    CATEGORICAL_SENTENCE_FEATURES,
+    SENTENCE_FEATURES,
+    QuestionTerms,
+)
+from jbqa.answerer.span_features import (
+    CATEGORICAL_SPAN_FEATURES,
+    SPAN_FEATURES,
+    Span,
+    cut_words,
+    span_candidates,
+    span_matrix,
+)
+
+MODEL_FORMAT = 1
+MODEL_DIR = Path(__file__).with_name("trained")
+_FILES = ("ranker.txt", "spans.txt", "abstain.txt", "abstain.json", "model.json")
+
+RANKER_PARAMS: dict[str, Any] = {
+    "objective": "lambdarank",
+    "metric": "ndcg",
+    "eval_at": [1],
+    "learning_rate": 0.05,
+    "num_leaves": 15,
+    "min_data_in_leaf": 20,
+    "feature_fraction": 0.9,
+    "bagging_fraction": 0.9,
+    "bagging_freq": 1,
+    "lambdarank_truncation_level": 10,
+    "deterministic": True,
+    "force_row_wise": True,
+    "num_threads": 2,
+    "verbose": -1,
+}
+RANKER_ROUNDS = 200
+# Span groups are larger (hundreds of candidates per question) and their edges subtler.
+SPAN_PARAMS: dict[str, Any] = {"num_leaves": 31, "lambdarank_truncation_level": 3}
+SPAN_ROUNDS = 300
+
+
+class ModelUnavailable(RuntimeError):
+    """The shipped reader model is missing or damaged."""
+
+
+def fit_ranker(
+    x: np.ndarray, y: np.ndarray, groups: list[int], weights: np.ndarray, seed: int, spans: bool = False
+) -> lgb.Booster:
+    """LightGBM lambdarank over one group per question (`weights`: one per group), for sentence
+    rows or, with `spans`, for span rows."""
+    names, categorical = (
+        (list(SPAN_FEATURES), CATEGORICAL_SPAN_FEATURES) if spans
+        else (list(SENTENCE_FEATURES), CATEGORICAL_SENTENCE_FEATURES)
+    )
+    rounds = SPAN_ROUNDS if spans else RANKER_ROUNDS
+    data = lgb.Dataset(
+        x, label=y, group=groups, weight=np.repeat(weights, groups), feature_name=names,
+        categorical_feature=[n for n in categorical], free_raw_data=False,
+    )
+    params = dict(RANKER_PARAMS, **(SPAN_PARAMS if spans else {}))
+    params.update(seed=seed, bagging_seed=seed, feature_fraction_seed=seed, data_random_seed=seed)
+    return lgb.train(params, data, num_boost_round=rounds)
+
+
+ABSTAIN_PARAMS: dict[str, Any] = {
+    "objective": "binary",
+    "learning_rate": 0.05,
+    "num_leaves": 7,
+    "min_data_in_leaf": 30,
+    "deterministic": True,
+    "force_row_wise": True,
+    "num_threads": 2,
+    "verbose": -1,
+}
+ABSTAIN_ROUNDS = 200
+# The first three are scores, the last the question-word category; the others are sentence
+# features of the candidate.
+ABSTAIN_FEATURES = (
+    "ranker_score", "ranker_margin", "span_score", "coverage", "coverage_window", "missing_weight",
+    "unseen_share", "pair_coverage", "dense_score", "bm25_rank", "type_fit", "question_terms",
+    "measure_match", "figures_missing_window", "coverage_title", "question_word",
+)
+MAX_REFUSED_ANSWERABLE = 0.03  # the threshold keeps at most this share of answerable questions refused
+
+
+@dataclass(frozen=True)
+class AbstainModel:
+    """P(the best answer is right), from LightGBM (binary log loss); answer when >= threshold."""
+
+    booster: lgb.Booster
+    threshold: float
+    report: dict[str, Any]
+
+    def probability(self, row: Sequence[float]) -> float:
+        return float(self.booster.predict(np.asarray([row], np.float32), num_threads=1)[0])
+
+    def summary(self) -> dict[str, Any]:
+        return {"threshold": self.threshold, **self.report}
+
+
+def fit_abstain(
+    x: np.ndarray, y: np.ndarray, weights: np.ndarray, answerable: np.ndarray, seed: int
+) -> AbstainModel:
+    """Fit "the best answer is right" on out-of-fold rows; the threshold is the highest one that
+    refuses at most MAX_REFUSED_ANSWERABLE of the answerable questions."""
+    data = lgb.Dataset(x, label=y, weight=weights, feature_name=list(ABSTAIN_FEATURES),
+                       categorical_feature=["question_word"], free_raw_data=False)
+    params = dict(ABSTAIN_PARAMS, seed=seed, bagging_seed=seed, feature_fraction_seed=seed, data_random_seed=seed)
+    booster = lgb.train(params, data, num_boost_round=ABSTAIN_ROUNDS)
+    p = booster.predict(x)
+    ordered = np.sort(p[answerable])
+    threshold = float(ordered[int(MAX_REFUSED_ANSWERABLE * len(ordered))]) if len(ordered) else 0.5
+    bins = []
+    for lo in np.linspace(0, 0.9, 10):
+        inside = (p >= lo) & (p < lo + 0.1)
+        if inside.any():
+            bins.append({"bin": f"{lo:.1f}-{lo + 0.1:.1f}", "n": int(inside.sum()),
+                         "mean_p": round(float(p[inside].mean()), 3), "share_right": round(float(y[inside].mean()), 3)})
+    report = {
+        "rows": int(len(y)),
+        "answerable_refused": round(float((p[answerable] < threshold).mean()), 4) if answerable.any() else 0.0,
+        "unanswerable_refused": round(float((p[~answerable] < threshold).mean()), 4) if (~answerable).any() else 0.0,
+        "reliability": bins,
+    }
+    return AbstainModel(booster, threshold, report)
+
+
+@dataclass(frozen=True)
+class ScoredSpan:
+    start: int  # offsets in the candidate's normalised sentence
+    end: int
+    score: float
+
+
+class ReaderModel:
+    def __init__(self, ranker: lgb.Booster, spans: lgb.Booster, abstain: AbstainModel | None) -> None:
+        self.ranker = ranker
+        self.spans = spans
+        self.abstain = abstain
+        self.version = ""
+
+    def rank(self, features: np.ndarray) -> np.ndarray:
+        return np.asarray(self.ranker.predict(features, num_threads=1))
+
+    def best_span(self, q: QuestionTerms, sentence: str) -> ScoredSpan | None:
+        words = cut_words(sentence)
+        candidates: list[Span] = span_candidates(words)
+        if not candidates:
+            return None
+        scores = np.asarray(self.spans.predict(span_matrix(q, words, candidates), num_threads=1))
+        best = int(np.argmax(scores))
+        return ScoredSpan(candidates[best].start, candidates[best].end, float(scores[best]))
+
+    def save(self, directory: Path, summary: dict[str, Any]) -> None:
+        if self.abstain is None:
+            raise ValueError("a reader model is saved with its abstain model")
+        directory.mkdir(parents=True, exist_ok=True)
+        self.ranker.save_model(str(directory / "ranker.txt"))
+        self.spans.save_model(str(directory / "spans.txt"))
+        self.abstain.booster.save_model(str(directory / "abstain.txt"))
+        (directory / "abstain.json").write_text(json.dumps(self.abstain.summary(), indent=1), encoding="utf-8")
+        digest = hashlib.sha256()
+        for name in ("ranker.txt", "spans.txt", "abstain.txt", "abstain.json"):
+            digest.update((directory / name).read_bytes())
+        meta = {
+            "format": MODEL_FORMAT,
+            "version": f"light-reader-{digest.hexdigest()[:12]}",
+            "sentence_features": list(SENTENCE_FEATURES),
+            "span_features": list(SPAN_FEATURES),
+            "abstain_features": list(ABSTAIN_FEATURES),
+            "training": summary,
+        }
+        (directory / "model.json").write_text(json.dumps(meta, ensure_ascii=False, indent=1), encoding="utf-8")
+
+    @classmethod
+    def load(cls, directory: Path = MODEL_DIR) -> ReaderModel:
+        missing = [name for name in _FILES if not (directory / name).is_file()]
+        if missing:
+            raise ModelUnavailable(f"reader model incomplete at {directory} (missing {', '.join(missing)}); "
+                                   "rebuild it with: jbqa train")
+        try:
+            meta = json.loads((directory / "model.json").read_text(encoding="utf-8"))
+            if meta.get("format") != MODEL_FORMAT or meta.get("sentence_features") != list(SENTENCE_FEATURES) or \
+                    meta.get("span_features") != list(SPAN_FEATURES):
+                raise ModelUnavailable(f"reader model at {directory} was trained for other features; "
+                                       "rebuild it with: jbqa train")
+            model = cls(
+                lgb.Booster(model_file=str(directory / "ranker.txt")),
+                lgb.Booster(model_file=str(directory / "spans.txt")),
+                _load_abstain(directory),
+            )
+        except (OSError, ValueError, KeyError, lgb.basic.LightGBMError) as exc:
+            raise ModelUnavailable(f"reader model at {directory} cannot be read ({exc}); rebuild it with: jbqa train") \
+                from exc
+        model.version = str(meta["version"])
+        return model
+
+
+def _load_abstain(directory: Path) -> AbstainModel:
+    summary = json.loads((directory / "abstain.json").read_text(encoding="utf-8"))
+    threshold = float(summary.pop("threshold"))
+    return AbstainModel(lgb.Booster(model_file=str(directory / "abstain.txt")), threshold, summary)
+
+
+def abstain_row(features: np.ndarray, score: float, runner_up: float | None, span: ScoredSpan | None) -> list[float]:
+    """The abstain model's inputs for a candidate: its ranker score and margin over the next best
+    candidate, its best span's score, and some of its sentence features."""
+    column = {name: i for i, name in enumerate(SENTENCE_FEATURES)}
+    return [
+        score, score - runner_up if runner_up is not None else 1.0, span.score if span else -5.0,
+        *(float(features[column[name]]) for name in ABSTAIN_FEATURES[3:]),
+    ]

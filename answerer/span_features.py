@@ -1,0 +1,214 @@
+"""Answer-span candidates inside a sentence and their named features, for the learned span scorer.
+
+Candidates are runs of jieba words that stay inside one sentence and start and end on a word
+(not on punctuation); features describe the run's shape (length, part of speech, digits, quotes,
+clause boundaries), how it relates to the question (overlap, distance to the question's words,
+the words around the question word standing around it) and the kind of answer asked for.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+import jieba.posseg as pseg
+import numpy as np
+
+from jbqa.answerer.features import QuestionTerms
+
+MAX_SPAN_WORDS = 12
+MAX_SPAN_CHARS = 40
+CONTEXT_CHARS = 6
+_PUNCT = set("，。；：！？、,.;:!?（）()“”\"'《》「」『』【】[]—…·- \t\n\r")
+_CLAUSE_END = set("，。；：！？,;:!?")
+_OPENERS = set("“《「『\"'（(【[")
+_CLOSERS = set("”》」』\"'）)】]")
+_DIGIT = re.compile(r"\d")
+_NUMERAL = re.compile(r"[零一二三四五六七八九十百千万亿两\d]")
+_DATE = re.compile(r"\d{1,4}年|\d{1,2}月|\d{1,2}日|世纪|年代|[一二三四五六七八九十]{1,3}月")
+
+# jieba part-of-speech flags folded to a few categories (a categorical feature).
+POS_CATEGORIES = ("n", "nr", "ns", "nt", "nz", "v", "a", "m", "q", "t", "d", "p", "u", "c", "r", "eng", "x", "other")
+_POS_INDEX = {name: i for i, name in enumerate(POS_CATEGORIES)}
+
+
+def pos_code(flag: str) -> int:
+    if flag in _POS_INDEX:
+        return _POS_INDEX[flag]
+    for prefix in ("nr", "ns", "nt", "nz", "n", "v", "a", "m", "q", "t", "d", "p", "u", "c", "r"):
+        if flag.startswith(prefix):
+            return _POS_INDEX[prefix]
+    return _POS_INDEX["other"]
+
+
+@dataclass(frozen=True)
+class Words:
+    """A sentence cut into words: their start offsets (plus the end) and part-of-speech codes."""
+
+    text: str
+    bounds: tuple[int, ...]
+    pos: tuple[int, ...]
+    punct: tuple[bool, ...]
+
+
+def cut_words(text: str) -> Words:
+    bounds, pos, punct = [0], [], []
+    for word, flag in pseg.lcut(text, HMM=False):
+        bounds.append(bounds[-1] + len(word))
+        pos.append(pos_code(flag))
+        punct.append(all(ch in _PUNCT for ch in word))
+    return Words(text, tuple(bounds), tuple(pos), tuple(punct))
+
+
+@dataclass(frozen=True)
+class Span:
+    start: int  # offsets in the sentence
+    end: int
+    first: int  # index of the first and last word
+    last: int
+
+
+def span_candidates(words: Words) -> list[Span]:
+    """Runs of at most MAX_SPAN_WORDS words (MAX_SPAN_CHARS characters) inside one sentence that
+    start and end on a word, not on punctuation."""
+    ends_sentence = [i for i, ch in enumerate(words.text) if ch in "。；！？;!?"]
+    spans = []
+    n = len(words.pos)
+    for i in range(n):
+        if words.punct[i]:
+            continue
+        start = words.bounds[i]
+        stop = next((e for e in ends_sentence if e >= start), len(words.text))
+        for j in range(i, min(n, i + MAX_SPAN_WORDS)):
+            end = words.bounds[j + 1]
+            if end - start > MAX_SPAN_CHARS or end > stop:
+                break
+            if not words.punct[j]:
+                spans.append(Span(start, end, i, j))
+    return spans
+
+
+SPAN_FEATURES: tuple[str, ...] = (
+    "question_word", "chars", "words", "first_pos", "last_pos", "before_pos", "after_pos",
+    "starts_clause", "ends_clause", "quoted", "has_comma", "has_list_mark", "has_digit", "numeral_share",
+    "date_like", "question_overlap", "overlaps_question_word", "distance_left", "distance_right",
+    "left_word_before", "right_word_after", "left_word_after", "right_word_before", "relative_start",
+    "question_terms_in_sentence", "char_before", "char_after", "question_chars_before", "question_chars_after",
+)
+CATEGORICAL_SPAN_FEATURES = (
+    "question_word", "first_pos", "last_pos", "before_pos", "after_pos", "char_before", "char_after",
+)
+# Characters around a span that say much about its edges (a categorical feature; others are one class).
+EDGE_CHARS = "的是在为于了和与及、，。：；“”《》（）之被由到从以对"
+WINDOW_CHARS = 8
+_FAR = 100
+
+
+def _term_spots(q: QuestionTerms, text: str) -> list[tuple[int, int]]:
+    """(start, end) of every occurrence of the question's content words in the sentence."""
+    spots = []
+    for term in q.terms:
+        if len(term) < 2 and not term.isdigit():
+            continue
+        start = text.find(term)
+        while start != -1:
+            spots.append((start, start + len(term)))
+            start = text.find(term, start + 1)
+    return spots
+
+
+def _prefix(flags: list[bool]) -> np.ndarray:
+    """Prefix sums, so that the count of flagged characters in [a, b) is p[b] - p[a]."""
+    return np.concatenate([[0], np.cumsum(np.asarray(flags, dtype=np.int32))])
+
+
+def _near_mask(word: str | None, text: str, starts: np.ndarray, ends: np.ndarray, after: bool) -> np.ndarray:
+    """Whether `word` occurs within a few characters after (or before) each span."""
+    if not word:
+        return np.zeros(len(starts))
+    reach = CONTEXT_CHARS + 4
+    hits = [m for m in range(len(text)) if text.startswith(word, m)]
+    if not hits:
+        return np.zeros(len(starts))
+    at = np.array(hits)[np.newaxis, :]
+    if after:
+        inside = (at >= ends[:, None]) & (at + len(word) <= ends[:, None] + reach)
+    else:
+        inside = (at >= starts[:, None] - reach) & (at + len(word) <= starts[:, None])
+    return inside.any(axis=1).astype(np.float64)
+
+
+def _edge_class(ch: str) -> int:
+    if ch.isdigit():
+        return len(EDGE_CHARS) + 1
+    found = EDGE_CHARS.find(ch)
+    return found if found >= 0 else len(EDGE_CHARS)
+
+
+def span_matrix(q: QuestionTerms, words: Words, spans: list[Span]) -> np.ndarray:
+    """One row of SPAN_FEATURES per span (numpy over all spans of the sentence at once)."""
+    text = words.text
+    n = len(text)
+    starts = np.array([s.start for s in spans])
+    ends = np.array([s.end for s in spans])
+    first = np.array([s.first for s in spans])
+    last = np.array([s.last for s in spans])
+    pos = np.array(words.pos + (_POS_INDEX["x"],))
+    lengths = ends - starts
+    chars = list(text)
+    in_question = _prefix([ch in q.normalized and ch not in _PUNCT for ch in chars])
+    wordy = _prefix([ch not in _PUNCT for ch in chars])
+    comma = _prefix([ch in "，," for ch in chars])
+    listed = _prefix([ch == "、" for ch in chars])
+    digit = _prefix([ch.isdigit() for ch in chars])
+    numeral = _prefix([bool(_NUMERAL.match(ch)) for ch in chars])
+    date_end = np.zeros(n + 1, dtype=np.int32)  # spans holding a whole date-like token
+    for m in _DATE.finditer(text):
+        date_end[m.end()] = max(date_end[m.end()], m.end() - m.start())
+    before = np.array([text[a - 1] if a > 0 else "。" for a in starts])
+    after = np.array([text[b] if b < n else "。" for b in ends])
+    spots = _term_spots(q, text)
+    if spots:
+        s_start = np.array([a for a, _ in spots])[np.newaxis, :]
+        s_end = np.array([b for _, b in spots])[np.newaxis, :]
+        left_gap = np.where(s_end <= starts[:, None], starts[:, None] - s_end, _FAR).min(axis=1)
+        right_gap = np.where(s_start >= ends[:, None], s_start - ends[:, None], _FAR).min(axis=1)
+        overlaps = ((s_start < ends[:, None]) & (starts[:, None] < s_end)).any(axis=1)
+    else:
+        left_gap = right_gap = np.full(len(spans), _FAR)
+        overlaps = np.zeros(len(spans), dtype=bool)
+    has_date = np.array([bool(_DATE.search(text[a:b])) for a, b in zip(starts, ends, strict=True)])
+    clause_start = np.isin(before, list(_CLAUSE_END | _OPENERS))
+    clause_end = np.isin(after, list(_CLAUSE_END | _CLOSERS))
+    columns = [
+        np.full(len(spans), float(q.qword.index)),
+        np.log1p(lengths),
+        (last - first + 1).astype(np.float64),
+        pos[first],
+        pos[last],
+        np.where(first > 0, pos[np.maximum(first - 1, 0)], _POS_INDEX["x"]),
+        pos[np.minimum(last + 1, len(pos) - 1)],
+        clause_start,
+        clause_end,
+        np.isin(before, list(_OPENERS)) & np.isin(after, list(_CLOSERS)),
+        (comma[ends] - comma[starts]) > 0,
+        listed[ends] - listed[starts],
+        (digit[ends] - digit[starts]) > 0,
+        (numeral[ends] - numeral[starts]) / np.maximum(lengths, 1),
+        has_date,
+        (in_question[ends] - in_question[starts]) / np.maximum(wordy[ends] - wordy[starts], 1),
+        overlaps,
+        np.log1p(left_gap),
+        np.log1p(right_gap),
+        _near_mask(q.left, text, starts, ends, after=False),
+        _near_mask(q.right, text, starts, ends, after=True),
+        _near_mask(q.left, text, starts, ends, after=True),
+        _near_mask(q.right, text, starts, ends, after=False),
+        starts / max(n, 1),
+        np.full(len(spans), float(len(spots))),
+        [_edge_class(ch) for ch in before],
+        [_edge_class(ch) for ch in after],
+        (in_question[starts] - in_question[np.maximum(starts - WINDOW_CHARS, 0)]) / WINDOW_CHARS,
+        (in_question[np.minimum(ends + WINDOW_CHARS, n)] - in_question[ends]) / WINDOW_CHARS,
+    ]
+    return np.column_stack([np.asarray(c, dtype=np.float64) for c in columns]).astype(np.float32)

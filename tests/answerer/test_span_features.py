@@ -1,0 +1,48 @@
+"""Answer-span candidates and their feature rows."""
+
+from __future__ import annotations
+
+from jbqa.answerer.features import question_terms
+from jbqa.answerer.span_features import (
+    MAX_SPAN_CHARS,
+    SPAN_FEATURES,
+    cut_words,
+    span_candidates,
+    span_matrix,
+)
+from jbqa.answerer.terms import TermStats
+
+SENTENCE = "新的体育馆于2019年5月开工，命名为“江风馆”。随后建成投用。"
+STATS = TermStats([SENTENCE])
+
+
+def test_candidates_start_and_end_on_words_inside_one_sentence() -> None:
+    words = cut_words(SENTENCE)
+    spans = span_candidates(words)
+    assert spans
+    first_end = SENTENCE.index("。")
+    for span in spans:
+        text = SENTENCE[span.start : span.end]
+        assert text and text[0] not in "，。“”" and text[-1] not in "，。“”"
+        assert len(text) <= MAX_SPAN_CHARS
+        assert not (span.start < first_end < span.end), text  # never across the sentence end
+        assert words.bounds[span.first] == span.start and words.bounds[span.last + 1] == span.end
+    texts = {SENTENCE[s.start : s.end] for s in spans}
+    assert "2019年5月" in texts or "2019年" in texts
+
+
+def test_every_span_gets_a_row_of_named_features() -> None:
+    words = cut_words(SENTENCE)
+    spans = span_candidates(words)
+    q = question_terms("体育馆命名为什么", STATS)
+    rows = span_matrix(q, words, spans)
+    assert rows.shape == (len(spans), len(SPAN_FEATURES))
+    column = {name: i for i, name in enumerate(SPAN_FEATURES)}
+    by_text = {SENTENCE[s.start : s.end]: rows[i] for i, s in enumerate(spans)}
+    quoted = by_text["江风馆"]
+    assert quoted[column["quoted"]] == 1.0
+    assert quoted[column["left_word_before"]] == 1.0  # 命名为 stands just before it
+    assert by_text["体育馆"][column["overlaps_question_word"]] == 1.0
+    digits = [text for text in by_text if any(ch.isdigit() for ch in text)]
+    assert digits and all(by_text[text][column["has_digit"]] == 1.0 for text in digits)
+    assert all(by_text[text][column["has_digit"]] == 0.0 for text in by_text if text not in digits)
