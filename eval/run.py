@@ -10,7 +10,7 @@ from typing import Any
 
 from tqdm import tqdm
 
-from jbqa.answerer import Answerer
+from jbqa.answerer import Answerer, AskResult, QuestionError
 from jbqa.eval.metrics import GoldItem, first_hit_rank, percentile, reciprocal_rank, span_em, span_f1
 
 DEFAULT_GOLD = Path(__file__).with_name("gold.jsonl")
@@ -70,7 +70,10 @@ def run_questions(
     outcomes = []
     for item in tqdm(items, desc="Ask", unit="q", disable=not progress):
         started = time.perf_counter()
-        result = answerer.ask(item.question, top=top)
+        try:
+            result = answerer.ask(item.question, top=top)
+        except QuestionError:  # an empty or oversized question in the data: refused, as the API would
+            result = AskResult(item.question, True, answerer.index.embedder_label)
         elapsed = (time.perf_counter() - started) * 1000
         outcomes.append(
             Outcome(
