@@ -213,6 +213,15 @@ class ReaderModel:
         return model
 
 
+def model_version(directory: Path = MODEL_DIR) -> str:
+    """The version named in a reader model's model.json, without loading the model."""
+    try:
+        return str(json.loads((directory / "model.json").read_text(encoding="utf-8"))["version"])
+    except (OSError, ValueError, KeyError) as exc:
+        raise ModelUnavailable(f"reader model at {directory} cannot be read ({exc}); rebuild it with: jbqa train") \
+            from exc
+
+
 def _load_abstain(directory: Path) -> AbstainModel:
     summary = json.loads((directory / "abstain.json").read_text(encoding="utf-8"))
     threshold = float(summary.pop("threshold"))

@@ -22,7 +22,6 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-from tqdm import tqdm
 
 from jbqa.answerer.candidates import Candidate, CorpusView, gather
 from jbqa.answerer.features import QuestionTerms, question_terms, sentence_features
@@ -36,6 +35,7 @@ from jbqa.eval.squad import SquadContext, load_squad, split_contexts
 from jbqa.index.store import LoadedIndex, build_index
 from jbqa.ingest.normalize import normalize_chars
 from jbqa.ingest.split import sentence_bounds
+from jbqa.progress import progress as progress_bar
 
 SEED = 20261124
 TRAINING_FILES = {  # file name -> (share of articles held out for reporting, licence, source)
@@ -143,7 +143,7 @@ def ask_all(
     view = CorpusView(index)
     stats = TermStats(view.normalized, index.bm25.postings)
     items = list(questions)
-    for question, answerable in tqdm(items, desc=desc, unit="q", leave=False, disable=not progress):
+    for question, answerable in progress_bar(items, desc, "q", progress):
         q = question_terms(question.question, stats)
         if not q.terms:
             continue

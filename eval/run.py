@@ -8,10 +8,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from tqdm import tqdm
-
 from jbqa.answerer import Answerer, AskResult, QuestionError
 from jbqa.eval.metrics import GoldItem, first_hit_rank, percentile, reciprocal_rank, span_em, span_f1
+from jbqa.progress import progress as progress_bar
 
 DEFAULT_GOLD = Path(__file__).with_name("gold.jsonl")
 EVAL_TOP = 3
@@ -68,7 +67,7 @@ def run_questions(
     answerer: Answerer, items: list[GoldItem], top: int = EVAL_TOP, progress: bool = False
 ) -> list[Outcome]:
     outcomes = []
-    for item in tqdm(items, desc="Ask", unit="q", disable=not progress):
+    for item in progress_bar(items, "Ask", "q", progress):
         started = time.perf_counter()
         try:
             result = answerer.ask(item.question, top=top)

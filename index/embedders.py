@@ -22,9 +22,9 @@ from urllib.parse import urlparse
 
 import numpy as np
 from scipy import sparse
-from tqdm import tqdm
 
 from jbqa.index.tokenize import Analysed, analyse
+from jbqa.progress import progress as progress_bar
 
 log = logging.getLogger(__name__)
 
@@ -186,7 +186,7 @@ class OfflineEmbedder:
         first_ids: defaultdict[str, int] = defaultdict(count().__next__)  # feature -> id in order of appearance
         ids = array("i")
         lengths = array("q")
-        for item in tqdm(analysed, desc="Features", unit="passage", total=len(texts), disable=not progress):
+        for item in progress_bar(analysed, "Features", "passage", progress, total=len(texts)):
             features = _features_of(item)
             ids.extend(map(first_ids.__getitem__, features))
             lengths.append(len(features))

@@ -31,7 +31,6 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-from tqdm import tqdm
 
 from jbqa.index.bm25 import K1, METHOD, B, BM25Index
 from jbqa.index.dense import DenseIndex
@@ -40,6 +39,7 @@ from jbqa.index.tokenize import TOKENIZER_NAME, Analysed, analyse, index_terms_f
 from jbqa.ingest import Passage, ingest_corpus
 from jbqa.ingest.pipeline import list_corpus
 from jbqa.ingest.reader import UnreadableFile, read_source
+from jbqa.progress import progress as progress_bar
 
 try:
     import fcntl
@@ -163,8 +163,10 @@ def build_index(
     embedder_spec: str = "auto",
     progress: bool = False,
     factory: str | None = None,
+    reader: str | None = None,
 ) -> LoadedIndex:
-    """Ingest `corpus_dir`, embed and index its passages, and write `index_dir` atomically."""
+    """Ingest `corpus_dir`, embed and index its passages, and write `index_dir` atomically.
+    `reader` names the reader that answers from the index, for the manifest."""
     check_index_target(index_dir, corpus_dir)
     started = time.time()
     report = ingest_corpus(corpus_dir, progress=progress)
@@ -176,7 +178,7 @@ def build_index(
     # offline embedder, its features. Terms are interned, one string object per distinct term.
     analysed = [
         Analysed(a.normalized, list(map(sys.intern, a.tokens)))
-        for a in map(analyse, tqdm(texts, desc="Tokenize", unit="passage", disable=not progress))
+        for a in map(analyse, progress_bar(texts, "Tokenize", "passage", progress))
     ]
     embedder: Embedder
     if model is None:
@@ -186,7 +188,7 @@ def build_index(
         vectors = np.vstack(
             [
                 embedder.encode_documents(texts[i : i + EMBED_BATCH])
-                for i in tqdm(range(0, len(texts), EMBED_BATCH), desc="Embed", unit="batch", disable=not progress)
+                for i in progress_bar(range(0, len(texts), EMBED_BATCH), "Embed", "batch", progress)
             ]
         )
     dense = DenseIndex.build(vectors, factory)
@@ -211,6 +213,7 @@ def build_index(
         },
         "faiss": {"factory": dense.factory, "metric": "inner_product"},
         "tokenizer": TOKENIZER_NAME,
+        "reader": reader,
         "bm25": {"k1": K1, "b": B, "method": METHOD},
         "passage_count": len(report.passages),
         "corpus": {

@@ -5,12 +5,11 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from tqdm import tqdm
-
 from jbqa.ingest.clean import clean_document
 from jbqa.ingest.passage import Passage
 from jbqa.ingest.reader import SUPPORTED_SUFFIXES, SourceText, UnreadableFile, read_source
 from jbqa.ingest.split import DEFAULT_PASSAGE_CHARS, split_passages
+from jbqa.progress import progress as progress_bar
 
 
 @dataclass
@@ -33,7 +32,7 @@ def ingest_corpus(
 ) -> IngestReport:
     """Read, clean and split every .txt/.md file of `corpus_dir`; unreadable files are skipped."""
     report = IngestReport()
-    for path in tqdm(list_corpus(corpus_dir), desc="Ingest", unit="file", disable=not progress):
+    for path in progress_bar(list_corpus(corpus_dir), "Ingest", "file", progress):
         try:
             source = read_source(path)
         except UnreadableFile as exc:

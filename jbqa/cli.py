@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import logging
 import sys
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -29,13 +30,14 @@ def _announce_embedder(index: LoadedIndex) -> None:
 
 
 def _build(corpus: Path, index_dir: Path, embedder: str) -> LoadedIndex:
+    from jbqa.answerer.model import ModelUnavailable, model_version
     from jbqa.index.embedders import EmbedderUnavailable
     from jbqa.index.store import IndexUnusable, build_index
 
     click.echo(f"Building index of {corpus} into {index_dir} (embedder: {embedder}) ...", err=True)
     try:
-        index = build_index(corpus, index_dir, embedder, progress=True)
-    except (EmbedderUnavailable, IndexUnusable, FileNotFoundError) as exc:
+        index = build_index(corpus, index_dir, embedder, progress=True, reader=model_version())
+    except (EmbedderUnavailable, IndexUnusable, FileNotFoundError, ModelUnavailable) as exc:
         raise click.ClickException(str(exc)) from exc
     for name, reason in index.manifest["corpus"]["skipped"].items():
         _warn(f"skipped {name}: {reason}")
@@ -65,6 +67,9 @@ def open_index(index_dir: Path | None, embedder: str | None = None) -> LoadedInd
 @click.version_option(__version__, prog_name="jbqa")
 def main() -> None:
     """Ask questions of Chinese documents; answers are quotes with their source file and lines."""
+    # The commands say what matters themselves (one WARNING line for a fallback embedder): the
+    # libraries' log records are for programs that configure logging.
+    logging.getLogger("jbqa").addHandler(logging.NullHandler())
 
 
 @main.command()
@@ -143,7 +148,7 @@ def eval_command(
 
     if squad and (gold or index_dir):
         raise click.UsageError("--squad builds its own corpus and index: it goes without --gold and --index")
-    progress = sys.stderr.isatty()
+    progress = True  # a bar on a terminal, a line per stage in a log
     if squad:
         from jbqa.eval.open_squad import prepare
         from jbqa.eval.squad import SquadFormatError
@@ -211,7 +216,7 @@ def train(data_dir: Path, output: Path | None) -> None:
     from jbqa.answerer.training import train as train_reader
 
     try:
-        summary = train_reader(data_dir, output or MODEL_DIR, progress=sys.stderr.isatty())
+        summary = train_reader(data_dir, output or MODEL_DIR, progress=True)
     except FileNotFoundError as exc:
         raise click.ClickException(str(exc)) from exc
     click.echo(dump_summary(summary))

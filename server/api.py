@@ -74,11 +74,12 @@ async def ask(body: AskRequest, answerer: AnswererDep, settings: SettingsDep) ->
 
 
 @router.get("/health", tags=["health"])
-def health(index: IndexDep) -> HealthResponse:
-    """Service status and the index in use."""
+def health(index: IndexDep, request: Request) -> HealthResponse:
+    """Service status, the index and the reader in use."""
     manifest = index.manifest
     return HealthResponse(
         status="ok",
+        reader=request.app.state.reader,
         embedder=index.embedder_label,
         embedder_fallback=manifest["embedder"].get("fallback_reason"),
         passage_count=manifest["passage_count"],

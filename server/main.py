@@ -59,6 +59,7 @@ def create_app(index: LoadedIndex, settings: Settings | None = None) -> FastAPI:
     app.state.index = index
     app.state.settings = settings
     app.state.answerer = Answerer(index)
+    app.state.reader = app.state.answerer.model.version
     app.state.sources = {name: SourceLines(text) for name, text in index.sources.items()}
     app.include_router(api.router)
     app.mount("/static", StaticFiles(directory=STATIC), name="static")

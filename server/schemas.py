@@ -65,6 +65,7 @@ class AskResponse(BaseModel):
 
 class HealthResponse(BaseModel):
     status: Literal["ok"]
+    reader: str = Field(description="The answer reader: the trained light reader's version.")
     embedder: str
     embedder_fallback: str | None = Field(description="Why the offline embedder is used instead of a model, if so.")
     passage_count: int

@@ -12,6 +12,7 @@ import pytest
 from click.testing import CliRunner, Result
 
 from jbqa.answerer import Answer, Answerer, AskResult
+from jbqa.answerer.model import model_version
 from jbqa.cli import main
 from jbqa.index.store import LoadedIndex
 
@@ -50,6 +51,7 @@ def test_build_then_ask_with_the_default_index_prints_json() -> None:
     assert built.exit_code == 0, built.output
     index_dir = Path(os.environ["JBQA_INDEX"])
     assert (index_dir / "manifest.json").is_file()
+    assert json.loads((index_dir / "manifest.json").read_text(encoding="utf-8"))["reader"] == model_version()
     assert "Indexed" in built.stdout and "offline-tfidf-svd" in built.stdout
 
     result = run("ask", "江北区金融机构有多少家", "--json")
@@ -64,7 +66,7 @@ def test_build_then_ask_with_the_default_index_prints_json() -> None:
         assert answer["source"].endswith(".txt")
         assert answer["line_start"] <= answer["line_end"]
         assert answer["char_start"] < answer["char_end"]
-        assert answer["answer"] is None or answer["answer"] in answer["quote"]
+        assert answer["answer"] and answer["answer"] in answer["quote"]  # every answer marks its span
     assert any("480" in a["quote"] or "490" in a["quote"] for a in data["answers"])
     assert "WARNING" not in result.stderr
 

@@ -19,6 +19,7 @@ from fastapi.testclient import TestClient
 from starlette.types import Message
 
 from jbqa.answerer import Answerer
+from jbqa.answerer.model import model_version
 from jbqa.cli import main as jbqa_main
 from jbqa.index.store import LoadedIndex
 from jbqa.server.config import Settings
@@ -209,6 +210,7 @@ def test_health_reports_the_index(client: TestClient, offline_index: LoadedIndex
     assert data["built_at"] == offline_index.manifest["built_at"]
     assert data["files"] == sorted(offline_index.sources)
     assert "embedder_fallback" in data
+    assert data["reader"] == model_version() and data["reader"].startswith("light-reader-")
 
 
 # --- /api/sources ------------------------------------------------------------------------------
