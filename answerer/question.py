@@ -13,6 +13,10 @@ def validate_question(text: object) -> str:
     """The question without surrounding whitespace; QuestionError when it is not usable."""
     if not isinstance(text, str):
         raise QuestionError("question must be text")
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:  # a lone surrogate (JSON "\ud800", or bytes the shell could not decode)
+        raise QuestionError("question is not valid Unicode text") from None
     stripped = text.strip()
     if not stripped:
         raise QuestionError("question is empty")

@@ -238,6 +238,7 @@ def _write_atomically(index_dir, manifest, passages, embedder, dense, bm25, sour
     _remove_stale_temp_dirs(index_dir)
     tmp = Path(tempfile.mkdtemp(dir=index_dir.parent, prefix=_temp_prefix(index_dir)))
     try:
+        tmp.chmod(0o777 & ~_umask())  # mkdtemp makes it 0700; the index is as readable as any new folder
         (tmp / BUILD_MARKER).touch()
         with _locked(tmp):
             with open(tmp / "passages.jsonl", "w", encoding="utf-8") as out:
@@ -254,6 +255,12 @@ def _write_atomically(index_dir, manifest, passages, embedder, dense, bm25, sour
     except BaseException:
         shutil.rmtree(tmp, ignore_errors=True)
         raise
+
+
+def _umask() -> int:
+    mask = os.umask(0)
+    os.umask(mask)
+    return mask
 
 
 def _temp_prefix(index_dir: Path) -> str:

@@ -73,7 +73,7 @@ async def ask(body: AskRequest, answerer: AnswererDep, settings: SettingsDep) ->
     return AskResponse.model_validate(result.to_dict())
 
 
-@router.get("/health", tags=["health"])
+@router.api_route("/health", methods=["GET", "HEAD"], tags=["health"])
 def health(index: IndexDep, request: Request) -> HealthResponse:
     """Service status, the index and the reader in use."""
     manifest = index.manifest

@@ -5,11 +5,11 @@ from __future__ import annotations
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from pathlib import Path
+from typing import Any
 
 import uvicorn
 from fastapi import FastAPI, Request
 from fastapi.concurrency import run_in_threadpool
-from fastapi.encoders import jsonable_encoder
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import FileResponse, JSONResponse
 from fastapi.staticfiles import StaticFiles
@@ -35,10 +35,21 @@ async def _lifespan(app: FastAPI) -> AsyncIterator[None]:
     yield
 
 
+MAX_REPORTED_ERRORS = 10
+
+
 async def _invalid_request(request: Request, exc: RequestValidationError) -> JSONResponse:
-    # FastAPI's own handler echoes a non-JSON body back as text and fails (500) on bytes that are not UTF-8.
-    errors = jsonable_encoder(exc.errors(), custom_encoder={bytes: lambda b: b.decode("utf-8", errors="replace")})
-    return JSONResponse({"detail": errors}, status_code=422)
+    """422 with what is wrong and where: the submitted values are not echoed back (they may be huge,
+    not UTF-8, or NaN, which JSON cannot carry), and at most MAX_REPORTED_ERRORS errors are listed."""
+    errors = exc.errors()
+    detail: list[dict[str, Any]] = [
+        {"type": e.get("type"), "loc": [p if isinstance(p, int | str) else str(p) for p in e.get("loc", ())],
+         "msg": str(e.get("msg"))}
+        for e in errors[:MAX_REPORTED_ERRORS]
+    ]
+    if len(errors) > MAX_REPORTED_ERRORS:
+        detail.append({"type": "more", "loc": [], "msg": f"{len(errors) - MAX_REPORTED_ERRORS} more errors"})
+    return JSONResponse({"detail": detail}, status_code=422)
 
 
 async def _internal_error(request: Request, exc: Exception) -> JSONResponse:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import os
 import re
+import subprocess
 from pathlib import Path
 
 import click
@@ -285,3 +286,13 @@ def test_version_and_help() -> None:
     assert result.exit_code == 0
     for command in ("build", "ask", "eval", "serve"):
         assert command in result.stdout
+
+
+def test_a_question_of_bytes_that_are_not_utf8_is_a_one_line_error(jbqa: str, tmp_path: Path) -> None:
+    done = subprocess.run(
+        [jbqa.encode(), b"ask", b"\xff\xfe", b"--index", str(tmp_path / "none").encode()],
+        capture_output=True, timeout=60,
+    )
+    assert done.returncode != 0
+    lines = done.stderr.decode("utf-8", "replace").strip().splitlines()
+    assert lines == ["Error: question is not valid Unicode text"], done.stderr

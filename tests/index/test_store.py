@@ -6,6 +6,7 @@ import hashlib
 import json
 import os
 import shutil
+import stat
 from collections.abc import Callable
 from datetime import datetime, timezone
 from pathlib import Path
@@ -14,6 +15,7 @@ import numpy as np
 import pytest
 
 import jbqa.index.store
+from jbqa.config import BUNDLED_CORPUS
 from jbqa.index.embedders import OFFLINE_KIND
 from jbqa.index.retriever import hybrid_search
 from jbqa.index.store import (
@@ -415,3 +417,12 @@ def test_auto_falls_back_to_the_offline_embedder_and_records_why(corpus: Path, t
     assert "offline embedder" in info["fallback_reason"]
     assert index.embedder_label.endswith("(fallback)")
     assert load_index(tmp_path / "index").embedder_label.endswith("(fallback)")
+
+
+def test_a_new_index_folder_follows_the_umask(tmp_path: Path) -> None:
+    old = os.umask(0o022)
+    try:
+        index = build_index(BUNDLED_CORPUS, tmp_path / "index", "offline")
+    finally:
+        os.umask(old)
+    assert stat.S_IMODE(index.directory.stat().st_mode) == 0o755

@@ -408,3 +408,38 @@ def test_docs_page_is_served(client: TestClient) -> None:
     response = client.get("/docs")
     assert response.status_code == 200
     assert "/openapi.json" in response.text
+
+
+# --- hostile bodies: 4xx, never 5xx --------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        b'{"question": "\\ud800"}',  # a lone surrogate
+        b'{"question": "ok", "top": NaN}',
+        b'{"question": NaN}',
+        b'{"question": Infinity}',
+        b'{"question": "ok", "top": -Infinity}',
+    ],
+)
+def test_bodies_json_cannot_carry_back_get_422(client: TestClient, body: bytes) -> None:
+    response = client.post("/api/ask", content=body, headers={"content-type": "application/json"})
+    assert response.status_code == 422
+    assert response.json()["detail"]
+
+
+def test_an_error_about_many_unknown_keys_stays_small(client: TestClient) -> None:
+    body = '{"question":"江北区",' + ",".join(f'"{i}":1' for i in range(1700)) + "}"  # 16 KB at most
+    response = client.post("/api/ask", content=body.encode(), headers={"content-type": "application/json"})
+    assert response.status_code == 422
+    assert len(response.content) < 4096
+    detail = response.json()["detail"]
+    assert len(detail) == 11 and detail[-1]["msg"] == "1690 more errors"
+    assert all("input" not in error for error in detail)  # submitted values are not echoed
+
+
+def test_health_answers_head_requests(client: TestClient) -> None:
+    response = client.head("/api/health")
+    assert response.status_code == 200
+    assert response.content == b""
