@@ -407,7 +407,7 @@ def check_corpus(index: LoadedIndex, corpus_dir: Path) -> None:
     for path in present:
         if path.name in built:
             try:
-                if read_source(path).sha256 != built[path.name]:
+                if read_source(path, corpus_dir).sha256 != built[path.name]:
                     differs.append(path.name)
             except UnreadableFile:
                 differs.append(path.name)

@@ -34,7 +34,7 @@ def ingest_corpus(
     report = IngestReport()
     for path in progress_bar(list_corpus(corpus_dir), "Ingest", "file", progress):
         try:
-            source = read_source(path)
+            source = read_source(path, corpus_dir)
         except UnreadableFile as exc:
             report.skipped[path.name] = str(exc)
             continue

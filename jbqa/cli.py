@@ -41,6 +41,9 @@ def _build(corpus: Path, index_dir: Path, embedder: str) -> LoadedIndex:
         raise click.ClickException(str(exc)) from exc
     for name, reason in index.manifest["corpus"]["skipped"].items():
         _warn(f"skipped {name}: {reason}")
+    for name, encoding in index.manifest["corpus"]["encodings"].items():
+        if "replaced" in encoding:
+            _warn(f"read {name} as {encoding}")
     _announce_embedder(index)
     return index
 

@@ -69,11 +69,11 @@ def vanish_on_read(monkeypatch: pytest.MonkeyPatch) -> list[str]:
     real = jbqa.ingest.pipeline.read_source
     tried: list[str] = []
 
-    def read_after_deleting(path: Path) -> object:
+    def read_after_deleting(path: Path, root: Path | None = None) -> object:
         tried.append(path.name)
         if path.name == VANISHING:
             path.unlink()
-        return real(path)
+        return real(path, root)
 
     monkeypatch.setattr(jbqa.ingest.pipeline, "read_source", read_after_deleting)
     return tried
