@@ -184,6 +184,25 @@ def bench_peer(passages: list[Any], items: list[GoldItem]) -> dict[str, Any]:
     }
 
 
+LARGE_FILE_MB = 8
+
+
+def bench_large_file(workdir: Path, megabytes: int = LARGE_FILE_MB) -> dict[str, Any]:
+    """Ingest throughput (read, clean, split) of one file of the bundled text repeated to `megabytes`."""
+    from jbqa.ingest import ingest_corpus
+
+    text = "\n".join(p.read_text(encoding="utf-8") for p in sorted(BUNDLED_CORPUS.glob("*.txt")))
+    repeats = max(1, int(megabytes * 1_000_000 / len(text.encode("utf-8"))))
+    workdir.mkdir(parents=True, exist_ok=True)
+    (workdir / "large.txt").write_text((text + "\n") * repeats, encoding="utf-8")
+    size = (workdir / "large.txt").stat().st_size
+    started = time.perf_counter()
+    report = ingest_corpus(workdir)
+    seconds = time.perf_counter() - started
+    return {"megabytes": round(size / 1e6, 2), "seconds": round(seconds, 2),
+            "mb_per_second": round(size / 1e6 / seconds, 2), "passages": len(report.passages)}
+
+
 # --- profile ---------------------------------------------------------------------------------------
 
 
@@ -547,9 +566,10 @@ def run_benchmark(
             if result["peer"]["latency_ms_p50"] > 0
             else None
         )
-        log(f"[4/{steps}] profiling the ask path ...")
+        log(f"[4/{steps}] profiling the ask path; ingesting one large file ...")
         result["profile"] = profile_ask(index, items)
         del index
+        result["large_file"] = bench_large_file(workdir / "large")
         if scale:
             log(f"[5/{steps}] scale: about {scale} synthetic passages ...")
             result["scale"] = bench_scale(scale, workdir / "scale", items, seed, scale_factory, log)
@@ -578,6 +598,11 @@ def format_report(result: dict[str, Any], output: Path | None = None) -> str:
         f"  answer_hit@1 {ask['answer_hit@1']:.3f}   source_hit@1 {ask['source_hit@1']:.3f}"
         f"   (over {ask['answerable']} answerable questions; quote = one sentence)",
         "",
+        *(
+            [f"Large file: {result['large_file']['megabytes']} MB ingested in {result['large_file']['seconds']} s "
+             f"({result['large_file']['mb_per_second']} MB/s)"]
+            if result.get("large_file") else []
+        ),
         f"Peer: {peer['name']}",
         f"  latency p50 {peer['latency_ms_p50']:.2f} ms   p95 {peer['latency_ms_p95']:.2f} ms",
         f"  answer_hit@1 {peer['answer_hit@1']:.3f}   source_hit@1 {peer['source_hit@1']:.3f}",

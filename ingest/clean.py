@@ -14,6 +14,7 @@ Cleaning a raw slice that holds one sentence gives back exactly that sentence's 
 from __future__ import annotations
 
 import re
+from collections import deque
 from dataclasses import dataclass
 
 TERMINALS = "。！？!?；;…"
@@ -195,6 +196,15 @@ def _classify(shown: list[str]) -> list[str]:
     # that stops without punctuation before a blank line is a heading, whatever its length.
     lengths = sorted(len(s) for s, k in zip(shown, kinds) if k == "text")
     unwrapped = bool(lengths) and lengths[len(lengths) // 2] > _WRAPPED_MEDIAN_MAX
+    # The nearest text lines around each line give its column width: the three after it are
+    # found once, backwards; the three before it are kept while going forwards (linear time).
+    following: list[list[int]] = [[] for _ in shown]
+    upcoming: list[int] = []
+    for i in range(len(shown) - 1, -1, -1):
+        following[i] = upcoming[:3]
+        if kinds[i] == "text":
+            upcoming = [i, *upcoming[:2]]
+    preceding: deque[str] = deque(maxlen=3)
     closed = True  # the text before this line ended a sentence (or there is none)
     for i, s in enumerate(shown):
         if kinds[i] in ("blank", "caption"):
@@ -202,17 +212,21 @@ def _classify(shown: list[str]) -> list[str]:
         if kinds[i] == "vertical":
             closed = True
             continue
-        if closed and _is_heading(shown, kinds, i, unwrapped):
+        column = [*preceding, *(shown[j] for j in following[i])]
+        if closed and _is_heading(shown, kinds, i, unwrapped, column):
             kinds[i] = "heading"
             closed = True
         else:
             closed = _ends_sentence(s)
+        if kinds[i] == "text":
+            preceding.append(s)
     return kinds
 
 
-def _is_heading(shown: list[str], kinds: list[str], i: int, unwrapped: bool) -> bool:
+def _is_heading(shown: list[str], kinds: list[str], i: int, unwrapped: bool, column_lines: list[str]) -> bool:
     """A line standing apart after a finished sentence: any unfinished paragraph line in an
-    unwrapped document, else a short line much shorter than its column."""
+    unwrapped document, else a short line much shorter than its column (`column_lines`: the three
+    text lines before it and the three after)."""
     line = shown[i]
     if any(ch in TERMINALS for ch in line):  # a finished sentence inside: running text, no title
         return False
@@ -224,9 +238,7 @@ def _is_heading(shown: list[str], kinds: list[str], i: int, unwrapped: bool) -> 
         return False
     if not (blank_before or blank_after):
         return False
-    before = [s for s, k in zip(shown[:i], kinds[:i]) if k == "text"][-3:]
-    after = [s for s, k in zip(shown[i + 1 :], kinds[i + 1 :]) if k == "text"][:3]
-    column = max((len(s) for s in before + after), default=0)
+    column = max((len(s) for s in column_lines), default=0)
     # A title in two parts ("一手好牌用心打 营造金融强磁场") may be nearly as wide as its column.
     # A page header or title may also run wider than the column it stands in.
     factor = 0.8 if _TWO_PART_TITLE.search(line) else 0.5
@@ -236,4 +248,11 @@ def _is_heading(shown: list[str], kinds: list[str], i: int, unwrapped: bool) -> 
 def _add_block(blocks: list[Block], raw: str, start: int, end: int, kind: str) -> None:
     text, offsets = clean_inline(raw, start, end)
     if text:
-        blocks.append(Block(text, tuple(offsets), kind, len(raw[:end].rstrip())))
+        blocks.append(Block(text, tuple(offsets), kind, _rstripped_end(raw, end)))
+
+
+def _rstripped_end(raw: str, end: int) -> int:
+    """len(raw[:end].rstrip()), without copying the text before `end`."""
+    while end > 0 and raw[end - 1].isspace():
+        end -= 1
+    return end

@@ -57,9 +57,11 @@ def test_bundled_benchmark_reports_every_field(tmp_path: Path, capsys: pytest.Ca
     assert result["scale"] is None
     assert json.loads(output.read_text(encoding="utf-8")) == result
     printed = capsys.readouterr().out
-    for heading in ("Build:", "Ask:", "Peer:", "p50 / peer p50", "Profile of the ask path", "passages/s"):
+    for heading in ("Build:", "Ask:", "Peer:", "p50 / peer p50", "Profile of the ask path", "passages/s", "Large file:"):
         assert heading in printed
     assert "Scale:" not in printed
+    large = result["large_file"]
+    assert large["megabytes"] >= 7 and large["mb_per_second"] > 0 and large["passages"] > 1000
 
 
 @pytest.mark.slow
