@@ -29,6 +29,20 @@ class BM25Index:
         retriever.index(token_lists, show_progress=progress)
         return cls(retriever)
 
+    def validate(self) -> None:
+        """Raise ValueError unless the score arrays are a well-formed sparse matrix over n_docs
+        documents (checksums catch damaged files; this catches a structure that cannot be right)."""
+        scores = self.retriever.scores
+        indptr, indices, data = scores["indptr"], scores["indices"], scores["data"]
+        if len(indptr) == 0 or indptr[0] != 0 or np.any(np.diff(indptr) < 0) or indptr[-1] != len(indices):
+            raise ValueError("BM25 index pointers are not well formed")
+        if len(data) != len(indices) or (len(indices) and (indices.min() < 0 or indices.max() >= self.n_docs)):
+            raise ValueError("BM25 document ids are out of range")
+        if not np.all(np.isfinite(data)):
+            raise ValueError("BM25 scores are not finite")
+        if any(i >= len(indptr) for i in self.retriever.vocab_dict.values()):  # bm25s may add one empty term
+            raise ValueError("BM25 vocabulary points past its index")
+
     def search(self, tokens: list[str], k: int) -> list[tuple[int, float]]:
         """Top-k (passage index, score) with a positive score."""
         known = [t for t in tokens if t in self._df]

@@ -46,7 +46,7 @@ try:
 except ImportError:  # not POSIX: no locks, stale temporary folders are told by their age alone
     fcntl = None  # type: ignore[assignment]
 
-FORMAT_VERSION = 1
+FORMAT_VERSION = 2  # 2: the manifest holds the SHA-256 of every file of the index
 MANIFEST = "manifest.json"
 EMBED_BATCH = 64
 _LIBRARIES = ("jbqa", "faiss-cpu", "bm25s", "jieba", "numpy", "sentence-transformers", "opencc")
@@ -250,6 +250,7 @@ def _write_atomically(index_dir, manifest, passages, embedder, dense, bm25, sour
             (tmp / "sources").mkdir()
             for name, src in sources.items():
                 (tmp / "sources" / name).write_text(src.text, encoding="utf-8")
+            manifest["checksums"] = file_checksums(tmp)
             (tmp / MANIFEST).write_text(json.dumps(manifest, ensure_ascii=False, indent=2), encoding="utf-8")
             _swap_in(tmp, index_dir)
     except BaseException:
@@ -261,6 +262,36 @@ def _umask() -> int:
     mask = os.umask(0)
     os.umask(mask)
     return mask
+
+
+def _sha256_of(path: Path) -> str:
+    digest = hashlib.sha256()
+    with open(path, "rb") as handle:
+        for block in iter(lambda: handle.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def file_checksums(directory: Path) -> dict[str, str]:
+    """SHA-256 of every file of an index folder but the manifest and the build marker, by relative path."""
+    return {
+        path.relative_to(directory).as_posix(): _sha256_of(path)
+        for path in sorted(directory.rglob("*"))
+        if path.is_file() and path.name not in (MANIFEST, BUILD_MARKER)
+    }
+
+
+def verify_checksums(directory: Path, expected: dict[str, str]) -> None:
+    """Raise IndexUnusable naming the first file whose content is not what the build wrote."""
+    found = file_checksums(directory)
+    for name, digest in expected.items():
+        if found.get(name) != digest:
+            state = "missing" if name not in found else "changed since it was built"
+            raise IndexUnusable(f"index at {directory} is damaged ({name} {state}); " + _rebuild_hint(directory))
+    extra = sorted(set(found) - set(expected))
+    if extra:
+        raise IndexUnusable(f"index at {directory} is damaged ({extra[0]} was not written by its build); "
+                            + _rebuild_hint(directory))
 
 
 def _temp_prefix(index_dir: Path) -> str:
@@ -361,12 +392,14 @@ def load_index(index_dir: Path) -> LoadedIndex:
                 f"index at {index_dir} has format version {version}, this jbqa reads {FORMAT_VERSION}; "
                 + _rebuild_hint(index_dir)
             )
+        verify_checksums(index_dir, manifest["checksums"])
         with open(index_dir / "passages.jsonl", encoding="utf-8") as lines:
             passages = [Passage.from_dict(json.loads(line)) for line in lines if line.strip()]
         info = manifest["embedder"]
         embedder = load_embedder(info["kind"], info["name"], index_dir / "embedder")
         dense = DenseIndex.load(index_dir / "faiss.index", manifest["faiss"]["factory"])
         bm25 = BM25Index.load(index_dir / "bm25")
+        bm25.validate()
         sources = {
             name: (index_dir / "sources" / name).read_text(encoding="utf-8") for name in manifest["corpus"]["files"]
         }

@@ -28,6 +28,7 @@ from jbqa.index.store import (
     IndexUnusable,
     LoadedIndex,
     build_index,
+    file_checksums,
     index_exists,
     load_index,
 )
@@ -392,6 +393,35 @@ def truncated_source(directory: Path) -> None:
     path.write_text(text[: len(text) // 2], encoding="utf-8")  # cut at a character boundary
 
 
+def flip_byte(part: str) -> Callable[[Path], None]:
+    def damage(directory: Path) -> None:
+        data = bytearray((directory / part).read_bytes())
+        data[len(data) * 2 // 3] ^= 0x5A  # inside the array data, past any header
+        (directory / part).write_bytes(bytes(data))
+
+    return damage
+
+
+def random_bytes_in(part: str) -> Callable[[Path], None]:
+    def damage(directory: Path) -> None:
+        data = bytearray((directory / part).read_bytes())
+        middle = len(data) // 2
+        data[middle : middle + 64] = bytes((i * 97 + 13) % 256 for i in range(64))
+        (directory / part).write_bytes(bytes(data))
+
+    return damage
+
+
+def edited_figure(part: str) -> Callable[[Path], None]:
+    def damage(directory: Path) -> None:
+        path = next((directory / part).iterdir()) if (directory / part).is_dir() else directory / part
+        text = path.read_text(encoding="utf-8")
+        assert "480" in text or part == "sources"
+        path.write_text(text.replace("480", "999") if "480" in text else text.replace("。", "，", 1), encoding="utf-8")
+
+    return damage
+
+
 def add_one(field: str) -> Callable[[dict[str, object]], None]:
     def change(manifest: dict[str, object]) -> None:
         manifest[field] = int(manifest[field]) + 1  # type: ignore[call-overload]
@@ -401,6 +431,13 @@ def add_one(field: str) -> Callable[[dict[str, object]], None]:
 
 GARBAGE = bytes((i * 131 + 17) % 256 for i in range(4096))
 DAMAGE: dict[str, Callable[[Path], None]] = {
+    "a flipped byte in faiss.index": flip_byte("faiss.index"),
+    "a flipped byte in embedder/components.npy": flip_byte("embedder/components.npy"),
+    "a flipped byte in a BM25 array": flip_byte("bm25/data.csc.index.npy"),
+    "64 random bytes in a BM25 array": random_bytes_in("bm25/indices.csc.index.npy"),
+    "480 edited to 999 in passages.jsonl": edited_figure("passages.jsonl"),
+    "an edited source text": edited_figure("sources"),
+    "a file the build did not write": lambda d: (d / "bm25" / "extra.npy").write_bytes(b"\x93NUMPY"),
     "garbage faiss.index": overwrite("faiss.index", GARBAGE),
     "truncated faiss.index": truncate("faiss.index", 0.5),
     "empty faiss.index": overwrite("faiss.index", b""),
@@ -437,6 +474,16 @@ def test_a_damaged_index_is_refused_with_how_to_rebuild(index_copy: Path, damage
     message = str(info.value)
     assert "jbqa build" in message and str(index_copy.resolve()) in message
     assert "\n" not in message
+
+
+def test_structural_checks_catch_what_checksums_cannot(index_copy: Path) -> None:
+    """Damage that comes with matching checksums (rewritten by hand, or a bug in a build) is still refused."""
+    random_bytes_in("bm25/indices.csc.index.npy")(index_copy)
+    manifest = json.loads((index_copy / "manifest.json").read_text(encoding="utf-8"))
+    manifest["checksums"] = file_checksums(index_copy)
+    (index_copy / "manifest.json").write_text(json.dumps(manifest, ensure_ascii=False), encoding="utf-8")
+    with pytest.raises(IndexUnusable, match="BM25"):
+        load_index(index_copy)
 
 
 def test_another_format_version_is_named(index_copy: Path) -> None:
