@@ -166,8 +166,19 @@ def build_index(
     reader: str | None = None,
 ) -> LoadedIndex:
     """Ingest `corpus_dir`, embed and index its passages, and write `index_dir` atomically.
-    `reader` names the reader that answers from the index, for the manifest."""
+    `reader` names the reader that answers from the index, for the manifest. A second build of
+    the same index while one runs is refused."""
     check_index_target(index_dir, corpus_dir)
+    index_dir.parent.mkdir(parents=True, exist_ok=True)
+    with build_lock(index_dir, remove=True) as held:
+        if not held:
+            raise BuildRunning(f"another build of {index_dir} is running; wait for it to finish")
+        return _build(corpus_dir, index_dir, embedder_spec, progress, factory, reader)
+
+
+def _build(
+    corpus_dir: Path, index_dir: Path, embedder_spec: str, progress: bool, factory: str | None, reader: str | None
+) -> LoadedIndex:
     started = time.time()
     report = ingest_corpus(corpus_dir, progress=progress)
     if not report.passages:
@@ -361,12 +372,60 @@ def _swap_in(tmp: Path, index_dir: Path) -> None:
 
 
 def _remove_backup(backup: Path) -> None:
-    """Delete the previous index that a swap set aside; anything else at that name is left alone."""
+    """Delete the previous index that a swap set aside; anything else at that name is left alone.
+    A backup that cannot be deleted (a read-only folder inside it) is renamed aside, so that it
+    never blocks a later swap."""
     if backup.is_symlink() or not backup.exists():
         return
     if not is_jbqa_index(backup):
         raise IndexPathRefused(f"refusing to replace {backup}: it is not a jbqa index; move it away and build again")
     shutil.rmtree(backup, ignore_errors=True)
+    if backup.exists():
+        os.replace(backup, Path(tempfile.mkdtemp(dir=backup.parent, prefix=backup.name + "-stuck-")))
+
+
+class BuildRunning(IndexUnusable):
+    """Another build of the same index holds its lock."""
+
+
+LOCK_WAIT_SECONDS = 10.0
+
+
+@contextmanager
+def build_lock(index_dir: Path, wait: float = 0.0, remove: bool = False) -> Iterator[bool]:
+    """Hold the lock that builds of `index_dir` take (a file beside it); yields whether it was had
+    within `wait` seconds. With `remove`, the lock file is deleted before it is let go (a build
+    leaves nothing behind); a waiter that then holds a deleted file tries again."""
+    if fcntl is None:
+        yield True
+        return
+    path = index_dir.parent / f".{index_dir.name}.lock"
+    deadline = time.monotonic() + wait
+    while True:
+        fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o666)
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except OSError:
+            os.close(fd)
+            if time.monotonic() >= deadline:
+                yield False
+                return
+            time.sleep(0.02)
+            continue
+        try:
+            current = os.stat(path).st_ino
+        except FileNotFoundError:
+            current = None
+        if current != os.fstat(fd).st_ino:  # deleted by the holder before us: lock the new one
+            os.close(fd)
+            continue
+        try:
+            yield True
+        finally:
+            if remove:
+                path.unlink(missing_ok=True)
+            os.close(fd)
+        return
 
 
 def index_exists(index_dir: Path) -> bool:
@@ -376,7 +435,11 @@ def index_exists(index_dir: Path) -> bool:
 def load_index(index_dir: Path) -> LoadedIndex:
     """Load and check an index folder; raise IndexUnusable saying how to rebuild when it is unusable."""
     given, index_dir = index_dir, index_dir.resolve()
-    _restore_interrupted_swap(index_dir)
+    if not index_dir.exists() and _backup_path(index_dir).exists():
+        # Set aside: a build may be between its two renames (wait for it), or one died there (restore).
+        with build_lock(index_dir, wait=LOCK_WAIT_SECONDS) as held:
+            if held:
+                _restore_interrupted_swap(index_dir)
     manifest_path = index_dir / MANIFEST
     if not manifest_path.is_file():
         if index_path_free(given):

@@ -39,6 +39,9 @@ def _build(corpus: Path, index_dir: Path, embedder: str) -> LoadedIndex:
         index = build_index(corpus, index_dir, embedder, progress=True, reader=model_version())
     except (EmbedderUnavailable, IndexUnusable, FileNotFoundError, ModelUnavailable) as exc:
         raise click.ClickException(str(exc)) from exc
+    except OSError as exc:  # a read-only or immutable folder, a full disk: the previous index is intact
+        where = exc.filename or index_dir
+        raise click.ClickException(f"cannot write the index at {index_dir} ({exc.strerror or exc}: {where})") from exc
     for name, reason in index.manifest["corpus"]["skipped"].items():
         _warn(f"skipped {name}: {reason}")
     for name, encoding in index.manifest["corpus"]["encodings"].items():

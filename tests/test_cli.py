@@ -296,3 +296,12 @@ def test_a_question_of_bytes_that_are_not_utf8_is_a_one_line_error(jbqa: str, tm
     assert done.returncode != 0
     lines = done.stderr.decode("utf-8", "replace").strip().splitlines()
     assert lines == ["Error: question is not valid Unicode text"], done.stderr
+
+
+def test_a_build_that_cannot_write_is_a_one_line_error(tmp_path: Path) -> None:
+    blocker = tmp_path / "file"
+    blocker.write_text("x", encoding="utf-8")
+    result = run("build", "--embedder", "offline", "--index", str(blocker / "sub" / "index"))
+    assert result.exit_code == 1 and "Traceback" not in result.output
+    errors = [line for line in result.stderr.splitlines() if line.startswith("Error: ")]
+    assert len(errors) == 1 and "cannot write the index" in errors[0] and str(blocker) in errors[0]

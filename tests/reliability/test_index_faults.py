@@ -12,6 +12,7 @@ import os
 import shutil
 import signal
 import subprocess
+import threading
 import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -517,3 +518,56 @@ def test_cli_ask_on_a_damaged_index_prints_one_line_and_exits_non_zero(
     assert len(lines) == 1, done.stderr
     assert lines[0].startswith("Error: ") and "jbqa build" in lines[0]
     assert "Traceback" not in done.stderr
+
+
+# --- concurrent builds and readers -----------------------------------------------------------
+
+
+def test_a_second_build_of_the_same_index_is_refused_while_one_runs(small_corpus: Path, tmp_path: Path) -> None:
+    index_dir = tmp_path / "index"
+    with jbqa.index.store.build_lock(index_dir) as held:  # what a running build holds
+        assert held
+        with pytest.raises(jbqa.index.store.BuildRunning, match="another build of .* is running"):
+            build_index(small_corpus, index_dir, "offline")
+    build_index(small_corpus, index_dir, "offline")  # free again
+    assert not (tmp_path / ".index.lock").exists()  # a build leaves no lock file behind
+
+
+def test_a_reader_between_the_two_renames_waits_and_the_build_succeeds(
+    small_corpus: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    index_dir = tmp_path / "index"
+    build_index(small_corpus, index_dir, "offline")
+    real_replace = os.replace
+    loaded: list[object] = []
+
+    def replace_with_a_reader_in_between(src: object, dst: object) -> None:
+        real_replace(src, dst)  # type: ignore[arg-type]
+        if Path(str(dst)).name == ".index.previous":  # index set aside, the new one not yet in place
+            reader = threading.Thread(target=lambda: loaded.append(load_index(index_dir)))
+            reader.start()
+            reader.join(0.3)  # the reader is now waiting for the build's lock
+            loaded.append(reader)
+
+    monkeypatch.setattr(jbqa.index.store.os, "replace", replace_with_a_reader_in_between)
+    built = build_index(small_corpus, index_dir, "offline")
+    thread = loaded[0]
+    assert isinstance(thread, threading.Thread)
+    thread.join(30)
+    assert isinstance(loaded[1], LoadedIndex)
+    assert loaded[1].manifest["built_at"] == built.manifest["built_at"]  # it read the new index
+
+
+def test_a_backup_that_cannot_be_deleted_never_blocks_later_builds(
+    small_corpus: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    index_dir = tmp_path / "index"
+    build_index(small_corpus, index_dir, "offline")
+    # As a read-only folder inside it would for a user who is not root: rmtree leaves the backup.
+    monkeypatch.setattr(jbqa.index.store.shutil, "rmtree", lambda path, ignore_errors=False: None)
+    build_index(small_corpus, index_dir, "offline")
+    monkeypatch.undo()
+    build_index(small_corpus, index_dir, "offline")  # not blocked by the leftover
+    assert not (tmp_path / ".index.previous").exists()
+    assert [p.name for p in tmp_path.iterdir() if "stuck" in p.name]  # set aside, not in the way
+    assert_answers(load_index(index_dir))
