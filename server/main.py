@@ -19,13 +19,18 @@ from jbqa.answerer import Answerer
 from jbqa.index.store import LoadedIndex
 from jbqa.server import api
 from jbqa.server.config import Settings
-from jbqa.server.middleware import BodySizeLimit, SecurityHeaders
+from jbqa.server.middleware import BodySizeLimit, RequestLimit, SecurityHeaders
+from jbqa.server.protocol import DeadlineH11Protocol
 from jbqa.server.sources import SourceLines
 
 STATIC = Path(__file__).with_name("static")
 WARM_UP_QUESTION = "江北区"
 KEEP_ALIVE_SECONDS = 5  # an idle kept-alive connection is closed after this long
-LIMIT_CONCURRENCY = 64  # connections or requests at once; beyond it uvicorn answers 503 at once
+# Connections are cheap while they wait (a request that never completes is closed after
+# REQUEST_READ_SECONDS); requests in the app are few, and the next ones queue briefly.
+LIMIT_CONNECTIONS = 2048  # beyond it uvicorn answers 503 at once (plain text): a last resort
+LIMIT_REQUESTS = 64
+QUEUE_SECONDS = 5.0
 
 
 @asynccontextmanager
@@ -82,6 +87,7 @@ def create_app(index: LoadedIndex, settings: Settings | None = None) -> FastAPI:
     app.add_exception_handler(RequestValidationError, _invalid_request)  # type: ignore[arg-type]
     app.add_exception_handler(Exception, _internal_error)
     app.add_middleware(BodySizeLimit, max_bytes=settings.max_body_bytes)
+    app.add_middleware(RequestLimit, limit=LIMIT_REQUESTS, wait_seconds=QUEUE_SECONDS)
     # Added last, so outermost: its headers reach every response, 413s included. /docs loads Swagger UI
     # from a CDN with an inline script, so it keeps the browser's defaults.
     app.add_middleware(SecurityHeaders, exempt=("/docs",))
@@ -90,11 +96,25 @@ def create_app(index: LoadedIndex, settings: Settings | None = None) -> FastAPI:
 
 def run(index: LoadedIndex, host: str = "127.0.0.1", port: int = 8000) -> None:
     """Serve the app with uvicorn until interrupted."""
+    _raise_open_file_limit(LIMIT_CONNECTIONS + 256)
     uvicorn.run(
         create_app(index),
         host=host,
         port=port,
+        http=DeadlineH11Protocol,
         server_header=False,
         timeout_keep_alive=KEEP_ALIVE_SECONDS,
-        limit_concurrency=LIMIT_CONCURRENCY,
+        limit_concurrency=LIMIT_CONNECTIONS,
     )
+
+
+def _raise_open_file_limit(wanted: int) -> None:
+    """Each connection is an open file: raise the soft limit towards `wanted` (within the hard one)."""
+    try:
+        import resource
+    except ImportError:  # not POSIX
+        return
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    target = wanted if hard == resource.RLIM_INFINITY else min(wanted, hard)
+    if soft != resource.RLIM_INFINITY and soft < target:
+        resource.setrlimit(resource.RLIMIT_NOFILE, (target, hard))

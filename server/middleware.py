@@ -1,6 +1,8 @@
-"""Plain ASGI middleware: a request body size limit and security headers."""
+"""Plain ASGI middleware: a request body size limit, a limit on requests at once, security headers."""
 
 from __future__ import annotations
+
+import asyncio
 
 from starlette.datastructures import Headers, MutableHeaders
 from starlette.responses import JSONResponse
@@ -65,6 +67,31 @@ class BodySizeLimit:
     async def _refuse(self, scope: Scope, receive: Receive, send: Send) -> None:
         detail = f"request body too large (limit {self.max_bytes} bytes)"
         await JSONResponse({"detail": detail}, status_code=413)(scope, receive, send)
+
+
+class RequestLimit:
+    """At most `limit` requests in the app at once; the next ones wait up to `wait_seconds` for a
+    place, then get a JSON 503 with Retry-After (inside SecurityHeaders, so it has its headers)."""
+
+    def __init__(self, app: ASGIApp, limit: int, wait_seconds: float) -> None:
+        self.app = app
+        self.wait_seconds = wait_seconds
+        self._places = asyncio.Semaphore(limit)
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        try:
+            await asyncio.wait_for(self._places.acquire(), self.wait_seconds)
+        except TimeoutError:
+            detail = "the server is busy; please try again in a moment"
+            await JSONResponse({"detail": detail}, status_code=503, headers={"Retry-After": "2"})(scope, receive, send)
+            return
+        try:
+            await self.app(scope, receive, send)
+        finally:
+            self._places.release()
 
 
 class SecurityHeaders:

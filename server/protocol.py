@@ -1,0 +1,53 @@
+"""uvicorn's HTTP/1.1 protocol with a read deadline: a request whose line, headers and body have not
+all arrived within REQUEST_READ_SECONDS of its first byte (or of the connection, for a connection
+that sends nothing) is closed. uvicorn itself times out only idle kept-alive connections, so a
+client that sends half a request would hold its connection, and a place under the connection
+limit, for ever."""
+
+from __future__ import annotations
+
+import asyncio
+from typing import Any
+
+import h11
+from uvicorn.protocols.http.h11_impl import H11Protocol
+
+REQUEST_READ_SECONDS = 5.0
+_REQUEST_READ = (h11.DONE, h11.MUST_CLOSE, h11.CLOSED, h11.ERROR)  # the client's side of a cycle is over
+
+
+class DeadlineH11Protocol(H11Protocol):
+    read_seconds = REQUEST_READ_SECONDS
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self._deadline: asyncio.TimerHandle | None = None
+
+    def connection_made(self, transport: asyncio.Transport) -> None:  # type: ignore[override]
+        super().connection_made(transport)
+        self._arm()
+
+    def data_received(self, data: bytes) -> None:
+        if self._deadline is None and self.conn.their_state is h11.IDLE:  # a new request on a kept-alive connection
+            self._arm()
+        super().data_received(data)
+        if self.conn.their_state in _REQUEST_READ:
+            self._disarm()
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        self._disarm()
+        super().connection_lost(exc)
+
+    def _arm(self) -> None:
+        self._disarm()
+        self._deadline = self.loop.call_later(self.read_seconds, self._too_slow)
+
+    def _disarm(self) -> None:
+        if self._deadline is not None:
+            self._deadline.cancel()
+            self._deadline = None
+
+    def _too_slow(self) -> None:
+        self._deadline = None
+        if self.conn.their_state not in _REQUEST_READ and not self.transport.is_closing():
+            self.transport.close()
