@@ -73,7 +73,8 @@ async def ask(body: AskRequest, answerer: AnswererDep, settings: SettingsDep) ->
     return AskResponse.model_validate(result.to_dict())
 
 
-@router.api_route("/health", methods=["GET", "HEAD"], tags=["health"])
+@router.get("/health", tags=["health"])
+@router.head("/health", include_in_schema=False)  # load balancers check with HEAD
 def health(index: IndexDep, request: Request) -> HealthResponse:
     """Service status, the index and the reader in use."""
     manifest = index.manifest
