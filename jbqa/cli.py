@@ -191,8 +191,12 @@ def eval_command(
 @click.option("--port", type=click.IntRange(0, 65535), default=8000, show_default=True)
 def serve(index_dir: Path | None, host: str, port: int) -> None:
     """Serve the web chat page and the JSON API with uvicorn."""
-    from jbqa.server.main import run
+    from jbqa.server.main import PortBusy, check_port_free, run
 
+    try:
+        check_port_free(host, port)  # before the index is loaded: a busy port is said at once
+    except PortBusy as exc:
+        raise click.ClickException(str(exc)) from exc
     index = open_index(index_dir)
     click.echo(f"Starting server on http://{host}:{port} with {len(index.passages)} passages, embedder {index.embedder_label}", err=True)
     run(index, host=host, port=port)

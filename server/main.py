@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import errno
+import socket
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from pathlib import Path
@@ -94,8 +96,31 @@ def create_app(index: LoadedIndex, settings: Settings | None = None) -> FastAPI:
     return app
 
 
+class PortBusy(RuntimeError):
+    """The address to serve on is taken."""
+
+
+def check_port_free(host: str, port: int) -> None:
+    """Raise PortBusy, saying how to choose another port, when `host:port` cannot be bound."""
+    if port == 0:
+        return
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    with socket.socket(family, socket.SOCK_STREAM) as probe:
+        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)  # as uvicorn binds
+        try:
+            probe.bind((host, port))
+        except OSError as exc:
+            if exc.errno == errno.EADDRINUSE:
+                raise PortBusy(
+                    f"port {port} on {host} is already in use; choose another with --port or JBQA_PORT "
+                    f"(for ./scripts/run), e.g. --port {port + 1}"
+                ) from exc
+            raise PortBusy(f"cannot serve on {host}:{port}: {exc.strerror}") from exc
+
+
 def run(index: LoadedIndex, host: str = "127.0.0.1", port: int = 8000) -> None:
     """Serve the app with uvicorn until interrupted."""
+    check_port_free(host, port)
     _raise_open_file_limit(LIMIT_CONNECTIONS + 256)
     uvicorn.run(
         create_app(index),

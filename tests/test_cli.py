@@ -305,3 +305,14 @@ def test_a_build_that_cannot_write_is_a_one_line_error(tmp_path: Path) -> None:
     assert result.exit_code == 1 and "Traceback" not in result.output
     errors = [line for line in result.stderr.splitlines() if line.startswith("Error: ")]
     assert len(errors) == 1 and "cannot write the index" in errors[0] and str(blocker) in errors[0]
+
+
+def test_serve_on_a_busy_port_says_which_and_how_to_choose_another(tmp_path: Path) -> None:
+    import socket
+
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        line = assert_one_line_error(run("serve", "--port", str(port), "--index", str(tmp_path / "none")))
+    assert f"port {port} on 127.0.0.1 is already in use" in line and "--port" in line and "JBQA_PORT" in line
