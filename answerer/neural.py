@@ -1,0 +1,185 @@
+"""A neural span reader: a Hugging Face extractive-QA model (AutoModelForQuestionAnswering) marks the
+answer span in the quotes the light reader chose.
+
+The model is loaded from a local folder, the local cache, or the hub when it is reachable (the same
+checks as the embedders: a 3-second probe, HF_HUB_OFFLINE); anything that cannot be loaded, or that
+is not an extractive-QA model with a fast tokenizer, is refused with a one-line message. There is no
+fallback: without a neural reader the trained light reader marks the spans.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from jbqa.index.embedders import _hub_unreachable, _in_local_cache
+
+LIGHT = "light"
+NEURAL = "neural"
+MAX_SEQUENCE_TOKENS = 384  # per (question, text window); longer texts are read in overlapping windows
+STRIDE_TOKENS = 128  # tokens shared by consecutive windows of one text
+MAX_QUESTION_CHARS = 64  # a longer question is cut: each token covers at least one character
+_FIX = "give a local folder holding an extractive-QA model (config.json, weights, a fast tokenizer)"
+
+
+@dataclass(frozen=True)
+class SpanPrediction:
+    start: int  # character offsets in the text given
+    end: int  # end-exclusive: text[start:end] is the answer
+    score: float  # start + end logit of the span; comparable across the texts of one call
+
+
+class ReaderUnavailable(RuntimeError):
+    """The requested reader model cannot be used here; the one-line message says which, why and what to do."""
+
+
+def _one_line(exc: BaseException) -> str:
+    text = " ".join(str(exc).split())
+    return (text[:300] + " ...") if len(text) > 300 else text or exc.__class__.__name__
+
+
+class NeuralReader:
+    """A tokenizer and AutoModelForQuestionAnswering on CPU, in eval mode."""
+
+    def __init__(self, name_or_path: str, max_answer_chars: int = 30) -> None:
+        if max_answer_chars < 1:
+            raise ValueError(f"max_answer_chars must be at least 1, got {max_answer_chars}")
+        self.max_answer_chars = max_answer_chars
+        folder = Path(name_or_path).expanduser()
+        if folder.is_dir():
+            self.name = str(folder.resolve())
+            if not (folder / "config.json").is_file():
+                raise ReaderUnavailable(f"cannot load reader model folder {self.name}: it has no config.json; {_FIX}")
+            self._load(self.name, local_files_only=True, what=f"reader model folder {self.name}")
+            return
+        self.name = name_or_path
+        what = f"reader model {name_or_path!r}"
+        if _in_local_cache(name_or_path):
+            try:
+                self._load(name_or_path, local_files_only=True, what=what)
+                return
+            except ReaderUnavailable:
+                pass  # an incomplete cache: the hub below, if it can be reached
+        reason = _hub_unreachable()
+        if reason:
+            raise ReaderUnavailable(f"{what} is not a local folder nor cached locally and {reason}; {_FIX}")
+        self._load(name_or_path, local_files_only=False, what=what)
+
+    def _load(self, source: str, local_files_only: bool, what: str) -> None:
+        import torch
+        from transformers import AutoModelForQuestionAnswering, AutoTokenizer
+        from transformers.utils import logging as hf_logging
+
+        verbosity, bars = hf_logging.get_verbosity(), hf_logging.is_progress_bar_enabled()
+        hf_logging.set_verbosity_error()  # the checks below say what matters in one line
+        hf_logging.disable_progress_bar()
+        try:
+            model, info = AutoModelForQuestionAnswering.from_pretrained(
+                source, local_files_only=local_files_only, output_loading_info=True
+            )
+            tokenizer = AutoTokenizer.from_pretrained(source, local_files_only=local_files_only)
+        except Exception as exc:  # noqa: BLE001 - any failure to load is reported the same way
+            raise ReaderUnavailable(f"cannot load {what}: {_one_line(exc)}; {_FIX}") from exc
+        finally:
+            hf_logging.set_verbosity(verbosity)
+            if bars:
+                hf_logging.enable_progress_bar()
+        missing = sorted(info.get("missing_keys") or ())
+        if missing:
+            raise ReaderUnavailable(
+                f"{what} is not a trained extractive-QA model (its weights lack {', '.join(missing[:3])}); "
+                "fine-tune it on extractive QA (e.g. CMRC2018) first"
+            )
+        if not getattr(tokenizer, "is_fast", False):
+            raise ReaderUnavailable(f"{what} has no fast tokenizer (tokenizer.json), needed for character offsets")
+        self.tokenizer: Any = tokenizer
+        self.model: Any = model.to("cpu").eval()
+        self._torch = torch
+        limits = [MAX_SEQUENCE_TOKENS, int(getattr(model.config, "max_position_embeddings", MAX_SEQUENCE_TOKENS))]
+        if isinstance(tokenizer.model_max_length, int):
+            limits.append(tokenizer.model_max_length)
+        self.max_length = min(limits)
+        if self.max_length < 3 * MAX_QUESTION_CHARS // 2:
+            raise ReaderUnavailable(f"{what} reads at most {self.max_length} tokens: too few for a question and a text")
+        self.stride = min(STRIDE_TOKENS, (self.max_length - MAX_QUESTION_CHARS - 3) // 2)
+        self._lock = threading.Lock()  # a fast tokenizer's truncation state is not safe across threads
+
+    def read(self, question: str, texts: Sequence[str]) -> list[SpanPrediction | None]:
+        """The best legal span of each text for `question`, or None when a text has none.
+
+        One batched forward pass over (question, text window) pairs: a text longer than the model
+        reads is cut into windows overlapping by `stride` tokens, and its best span over all windows
+        wins. A legal span starts and ends on the text's tokens, start <= end, and spans at most
+        `max_answer_chars` characters.
+        """
+        results: list[SpanPrediction | None] = [None] * len(texts)
+        readable = [i for i, text in enumerate(texts) if text.strip()]
+        if not readable or not question.strip():
+            return results
+        question = question.strip()[:MAX_QUESTION_CHARS]
+        with self._lock:
+            encoded = self.tokenizer(
+                [question] * len(readable),
+                [texts[i] for i in readable],
+                truncation="only_second",
+                max_length=self.max_length,
+                stride=self.stride,
+                return_overflowing_tokens=True,
+                return_offsets_mapping=True,
+                padding=True,
+                return_tensors="pt",
+            )
+            offsets = encoded.pop("offset_mapping").numpy()
+            windows = encoded.pop("overflow_to_sample_mapping").numpy()
+            sequence_ids = [encoded.sequence_ids(k) for k in range(len(windows))]
+            with self._torch.inference_mode():
+                output = self.model(**encoded)
+        starts = output.start_logits.float().numpy()
+        ends = output.end_logits.float().numpy()
+        for k, window in enumerate(windows):
+            found = self._best_span(starts[k], ends[k], offsets[k], sequence_ids[k])
+            i = readable[int(window)]
+            best = results[i]
+            if found is not None and (best is None or found.score > best.score):
+                results[i] = found
+        return results
+
+    def _best_span(
+        self, starts: np.ndarray, ends: np.ndarray, offsets: np.ndarray, sequence_ids: list[int | None]
+    ) -> SpanPrediction | None:
+        context = np.array([k for k, s in enumerate(sequence_ids) if s == 1 and offsets[k][1] > offsets[k][0]])
+        if context.size == 0:
+            return None
+        char_start = offsets[context, 0]
+        char_end = offsets[context, 1]
+        scores = starts[context][:, None] + ends[context][None, :]
+        lengths = char_end[None, :] - char_start[:, None]
+        legal = np.triu(np.ones_like(scores, dtype=bool)) & (lengths > 0) & (lengths <= self.max_answer_chars)
+        if not legal.any():
+            return None
+        scores = np.where(legal, scores, -np.inf)
+        a, b = np.unravel_index(int(np.argmax(scores)), scores.shape)
+        return SpanPrediction(int(char_start[a]), int(char_end[b]), float(scores[a, b]))
+
+
+def load_reader(name_or_path: str | None) -> NeuralReader | None:
+    """The neural reader `name_or_path` names, or None (the trained light reader) when it is None."""
+    return None if name_or_path is None else NeuralReader(name_or_path)
+
+
+def reader_field(reader: NeuralReader | None, light_version: str) -> dict[str, str]:
+    """The manifest's record of the reader that marks the spans."""
+    return {"kind": NEURAL, "name": reader.name} if reader else {"kind": LIGHT, "name": light_version}
+
+
+def recorded_reader(manifest: dict[str, Any]) -> str | None:
+    """The neural reader an index was built with, by name or path, or None for the light reader."""
+    field = manifest.get("span_reader")
+    if isinstance(field, dict) and field.get("kind") == NEURAL and isinstance(field.get("name"), str):
+        return str(field["name"])
+    return None
