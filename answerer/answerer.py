@@ -50,6 +50,8 @@ class Answer:
     answer_char_end: int | None
     score: float  # probability that this quote answers the question
     passage_id: str
+    title: str | None = None  # of the source document, to cite it by
+    date: str | None = None  # of the source document (ISO: YYYY-MM-DD, YYYY-MM or YYYY)
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -96,6 +98,7 @@ class Answerer:
         self.threshold = self.model.abstain.threshold if threshold is None else threshold
         self.reader = reader
         self.view = CorpusView(index)
+        self.documents = index.documents
         self.terms = TermStats(self.view.normalized, index.bm25.postings)
 
     def ask(self, question: str, top: int = DEFAULT_TOP) -> AskResult:
@@ -180,6 +183,8 @@ class Answerer:
             answer_char_end=s.offsets[span[1] - 1] + 1 if span else None,
             score=round(s.probability, 4),
             passage_id=c.passage.id,
+            title=self.documents[c.source].title,
+            date=self.documents[c.source].date,
         )
 
 

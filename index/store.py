@@ -37,6 +37,7 @@ from jbqa.index.dense import DenseIndex
 from jbqa.index.embedders import Embedder, OfflineEmbedder, load_embedder, resolve_embedder
 from jbqa.index.tokenize import TOKENIZER_NAME, Analysed, analyse, index_terms_from_tokens
 from jbqa.ingest import Passage, ingest_corpus
+from jbqa.ingest.metadata import SIDECAR, DocumentMeta, sidecar_sha256
 from jbqa.ingest.pipeline import list_corpus
 from jbqa.ingest.reader import UnreadableFile, read_source
 from jbqa.progress import progress as progress_bar
@@ -135,6 +136,12 @@ class LoadedIndex:
     sources: dict[str, str] = field(default_factory=dict)
 
     @property
+    def documents(self) -> dict[str, DocumentMeta]:
+        """Title, date, publisher and URL of each indexed file."""
+        known = self.manifest["corpus"].get("documents", {})
+        return {name: DocumentMeta.from_dict(known.get(name, {"file": name})) for name in self.sources}
+
+    @property
     def embedder_label(self) -> str:
         info = self.manifest["embedder"]
         label = f"{info['kind']}:{info['name']}"
@@ -164,20 +171,23 @@ def build_index(
     progress: bool = False,
     factory: str | None = None,
     reader: str | None = None,
+    span_reader: str | None = None,
 ) -> LoadedIndex:
     """Ingest `corpus_dir`, embed and index its passages, and write `index_dir` atomically.
-    `reader` names the reader that answers from the index, for the manifest. A second build of
-    the same index while one runs is refused."""
+    `reader` names the reader that answers from the index, for the manifest; `span_reader` the
+    neural extractive-QA model that marks the answer spans, if any (else the light reader does).
+    A second build of the same index while one runs is refused."""
     check_index_target(index_dir, corpus_dir)
     index_dir.parent.mkdir(parents=True, exist_ok=True)
     with build_lock(index_dir, remove=True) as held:
         if not held:
             raise BuildRunning(f"another build of {index_dir} is running; wait for it to finish")
-        return _build(corpus_dir, index_dir, embedder_spec, progress, factory, reader)
+        return _build(corpus_dir, index_dir, embedder_spec, progress, factory, reader, span_reader)
 
 
 def _build(
-    corpus_dir: Path, index_dir: Path, embedder_spec: str, progress: bool, factory: str | None, reader: str | None
+    corpus_dir: Path, index_dir: Path, embedder_spec: str, progress: bool, factory: str | None, reader: str | None,
+    span_reader: str | None = None,
 ) -> LoadedIndex:
     started = time.time()
     report = ingest_corpus(corpus_dir, progress=progress)
@@ -225,6 +235,7 @@ def _build(
         "faiss": {"factory": dense.factory, "metric": "inner_product"},
         "tokenizer": TOKENIZER_NAME,
         "reader": reader,
+        "span_reader": {"kind": "neural", "name": span_reader} if span_reader else {"kind": "light"},
         "bm25": {"k1": K1, "b": B, "method": METHOD},
         "passage_count": len(report.passages),
         "corpus": {
@@ -233,6 +244,8 @@ def _build(
             "encodings": {name: src.encoding for name, src in report.sources.items()},
             "checksum": corpus_checksum(hashes),
             "skipped": report.skipped,
+            "metadata_sha256": report.sidecar_sha256,
+            "documents": {name: meta.to_dict() for name, meta in report.documents.items()},
         },
     }
     _write_atomically(index_dir, manifest, report.passages, embedder, dense, bm25, report.sources)
@@ -511,6 +524,8 @@ def check_corpus(index: LoadedIndex, corpus_dir: Path) -> None:
             differs.append(path.name)
     names = {p.name for p in present}
     differs += [name for name in built if name not in names]
+    if corpus.get("metadata_sha256") != sidecar_sha256(corpus_dir):
+        differs.append(SIDECAR)
     if differs:
         raise IndexUnusable(
             f"index at {index.directory} was built from other files than {corpus_dir} now holds "

@@ -14,9 +14,12 @@ from jbqa import __version__
 from jbqa.config import BUNDLED_CORPUS, default_embedder, default_index_dir
 
 if TYPE_CHECKING:
+    from jbqa.answerer.neural import NeuralReader
     from jbqa.index.store import LoadedIndex
 
 INDEX_HELP = "Index folder (default: $JBQA_INDEX or ~/.cache/jbqa/index)."
+READER_HELP = ("Extractive-QA model (local folder or cached hub name) that marks the answer span; "
+               "default: the one the index was built with, else the trained light reader.")
 
 
 def _warn(message: str) -> None:
@@ -29,15 +32,36 @@ def _announce_embedder(index: LoadedIndex) -> None:
         _warn(f"WARNING: offline embedder in use, not a sentence-transformers model: {info['fallback_reason']}")
 
 
-def _build(corpus: Path, index_dir: Path, embedder: str) -> LoadedIndex:
+def load_neural_reader(name_or_path: str | None) -> NeuralReader | None:
+    """The neural reader by name or path (None: the trained light reader); a one-line error if it cannot load."""
+    if name_or_path is None:
+        return None
+    from jbqa.answerer.neural import ReaderUnavailable, load_reader
+
+    try:
+        return load_reader(name_or_path)
+    except ReaderUnavailable as exc:
+        raise click.ClickException(str(exc)) from exc
+
+
+def reader_for(index: LoadedIndex, chosen: NeuralReader | None) -> NeuralReader | None:
+    """The reader chosen on the command line, else the one the index was built with."""
+    from jbqa.answerer.neural import recorded_reader
+
+    return chosen or load_neural_reader(recorded_reader(index.manifest))
+
+
+def _build(corpus: Path, index_dir: Path, embedder: str, reader: NeuralReader | None = None) -> LoadedIndex:
     from jbqa.answerer.model import ModelUnavailable, model_version
     from jbqa.index.embedders import EmbedderUnavailable
     from jbqa.index.store import IndexUnusable, build_index
+    from jbqa.ingest.metadata import MetadataError
 
     click.echo(f"Building index of {corpus} into {index_dir} (embedder: {embedder}) ...", err=True)
     try:
-        index = build_index(corpus, index_dir, embedder, progress=True, reader=model_version())
-    except (EmbedderUnavailable, IndexUnusable, FileNotFoundError, ModelUnavailable) as exc:
+        index = build_index(corpus, index_dir, embedder, progress=True, reader=model_version(),
+                            span_reader=reader.name if reader else None)
+    except (EmbedderUnavailable, IndexUnusable, FileNotFoundError, ModelUnavailable, MetadataError) as exc:
         raise click.ClickException(str(exc)) from exc
     except OSError as exc:  # a read-only or immutable folder, a full disk: the previous index is intact
         where = exc.filename or index_dir
@@ -51,14 +75,14 @@ def _build(corpus: Path, index_dir: Path, embedder: str) -> LoadedIndex:
     return index
 
 
-def open_index(index_dir: Path | None, embedder: str | None = None) -> LoadedIndex:
-    """Load an index; the default one is built from the bundled corpus on first use."""
+def open_index(index_dir: Path | None, embedder: str | None = None, reader: NeuralReader | None = None) -> LoadedIndex:
+    """Load an index; the default one is built from the bundled corpus on first use (recording `reader`)."""
     from jbqa.index.store import IndexUnusable, check_corpus, index_exists, load_index
 
     is_default = index_dir is None
     index_dir = index_dir or default_index_dir()
     if is_default and not index_exists(index_dir):
-        return _build(BUNDLED_CORPUS, index_dir, embedder or default_embedder())
+        return _build(BUNDLED_CORPUS, index_dir, embedder or default_embedder(), reader)
     try:
         index = load_index(index_dir)
         if is_default:
@@ -84,9 +108,13 @@ def main() -> None:
 @click.option("--index", "index_dir", type=click.Path(path_type=Path), default=None, help=INDEX_HELP)
 @click.option("--embedder", default=None,
               help="'auto' (default model, else offline), 'offline', or a sentence-transformers name or local path.")
-def build(corpus: Path, index_dir: Path | None, embedder: str | None) -> None:
+@click.option("--reader", "reader_name", default=None,
+              help="Extractive-QA model (local folder or cached hub name) that marks the answer spans, recorded "
+                   "in the index; default: the trained light reader.")
+def build(corpus: Path, index_dir: Path | None, embedder: str | None, reader_name: str | None) -> None:
     """Ingest a corpus and build the index."""
-    index = _build(corpus, index_dir or default_index_dir(), embedder or default_embedder())
+    reader = load_neural_reader(reader_name)  # before the build: a reader that cannot load builds nothing
+    index = _build(corpus, index_dir or default_index_dir(), embedder or default_embedder(), reader)
     m = index.manifest
     click.echo(
         f"Indexed {m['passage_count']} passages from {len(m['corpus']['files'])} files in {m['build_seconds']} s; "
@@ -99,14 +127,17 @@ def build(corpus: Path, index_dir: Path | None, embedder: str | None) -> None:
 @click.option("--index", "index_dir", type=click.Path(path_type=Path), default=None, help=INDEX_HELP)
 @click.option("--top", type=click.IntRange(1, 20), default=3, show_default=True, help="How many quotes to return.")
 @click.option("--json", "as_json", is_flag=True, help="Print the answer as JSON.")
-def ask(question: str, index_dir: Path | None, top: int, as_json: bool) -> None:
+@click.option("--reader", "reader_name", default=None, help=READER_HELP)
+def ask(question: str, index_dir: Path | None, top: int, as_json: bool, reader_name: str | None) -> None:
     """Answer QUESTION with quotes from the corpus."""
     from jbqa.answerer import Answerer, QuestionError
     from jbqa.answerer.question import validate_question
 
     try:
         validate_question(question)  # before any index is opened or built
-        result = Answerer(open_index(index_dir)).ask(question, top=top)
+        reader = load_neural_reader(reader_name)
+        index = open_index(index_dir, reader=reader)
+        result = Answerer(index, reader=reader_for(index, reader)).ask(question, top=top)
     except QuestionError as exc:
         raise click.ClickException(str(exc)) from exc
     if as_json:
@@ -116,7 +147,9 @@ def ask(question: str, index_dir: Path | None, top: int, as_json: bool) -> None:
         click.echo("抱歉，资料中没有找到能回答这个问题的内容。")
         return
     if result.conflicting:
-        click.echo("注意：不同来源给出的数字不同，请分别核对。")
+        click.echo("注意：不同来源给出的数字不同，请分别核对（按资料日期，新的在前）：")
+        for a in sorted(result.answers, key=lambda a: a.date or "", reverse=True):
+            click.echo(f"   {a.answer}  ——{a.title or a.source}（{a.date or '日期不详'}）")
     for i, a in enumerate(result.answers, start=1):
         shown = a.quote
         if a.answer_start is not None and a.answer_end is not None:
@@ -124,7 +157,8 @@ def ask(question: str, index_dir: Path | None, top: int, as_json: bool) -> None:
             shown = a.quote[: a.answer_start] + marked + a.quote[a.answer_end :]
         click.echo(f"{i}. {shown}")
         lines = f"line {a.line_start}" if a.line_start == a.line_end else f"lines {a.line_start}-{a.line_end}"
-        click.echo(f"   — {a.source}, {lines} (score {a.score:.2f})")
+        cited = f"{a.title}（{a.date or '日期不详'}），" if a.title else ""
+        click.echo(f"   — {cited}{a.source}, {lines} (score {a.score:.2f})")
 
 
 @main.command(name="eval")
@@ -142,9 +176,10 @@ def ask(question: str, index_dir: Path | None, top: int, as_json: bool) -> None:
 @click.option("--details", type=click.Path(dir_okay=False, path_type=Path), default=None,
               help="Write one JSON line per question (question, expected, answer, quote, source, ...).")
 @click.option("--calibrate", is_flag=True, help="Also print the abstention threshold that fits this gold set best.")
+@click.option("--reader", "reader_name", default=None, help=READER_HELP)
 def eval_command(
     gold: Path | None, squad: Path | None, holdout_every: int, distractors: tuple[Path, ...], limit: int | None,
-    index_dir: Path | None, as_json: bool, details: Path | None, calibrate: bool,
+    index_dir: Path | None, as_json: bool, details: Path | None, calibrate: bool, reader_name: str | None,
 ) -> None:
     """Run a gold question set (or a SQuAD-format file) and print the metrics."""
     from jbqa.answerer import Answerer
@@ -155,6 +190,7 @@ def eval_command(
     if squad and (gold or index_dir):
         raise click.UsageError("--squad builds its own corpus and index: it goes without --gold and --index")
     progress = True  # a bar on a terminal, a line per stage in a log
+    reader = load_neural_reader(reader_name)
     if squad:
         from jbqa.eval.open_squad import prepare
         from jbqa.eval.squad import SquadFormatError
@@ -163,16 +199,18 @@ def eval_command(
             data = prepare(squad, default_index_dir().parent / "squad", holdout_every, limit, distractors, progress)
         except SquadFormatError as exc:
             raise click.ClickException(str(exc)) from exc
-        answerer, items = Answerer(open_index(data.index)), data.items
+        index = open_index(data.index)
+        answerer, items = Answerer(index, reader=reader_for(index, reader)), data.items
     else:
-        answerer = Answerer(open_index(index_dir))
+        index = open_index(index_dir, reader=reader)
+        answerer = Answerer(index, reader=reader_for(index, reader))
         try:
             items = load_gold(gold or DEFAULT_GOLD)[:limit]
         except ValueError as exc:
             raise click.ClickException(str(exc)) from exc
     outcomes = run_questions(answerer, items, progress=progress)
     result = report(outcomes, answerer.index.embedder_label)
-    result["reader"] = answerer.model.version
+    result["reader"] = answerer.reader.name if answerer.reader else answerer.model.version
     result["bm25"] = bench_peer(answerer.index.passages, items)
     if squad:
         result["corpus"] = {"documents": data.documents, "left_out": data.left_out, "questions": len(items)}
@@ -189,7 +227,8 @@ def eval_command(
 @click.option("--index", "index_dir", type=click.Path(path_type=Path), default=None, help=INDEX_HELP)
 @click.option("--host", default="127.0.0.1", show_default=True)
 @click.option("--port", type=click.IntRange(0, 65535), default=8000, show_default=True)
-def serve(index_dir: Path | None, host: str, port: int) -> None:
+@click.option("--reader", "reader_name", default=None, help=READER_HELP)
+def serve(index_dir: Path | None, host: str, port: int, reader_name: str | None) -> None:
     """Serve the web chat page and the JSON API with uvicorn."""
     from jbqa.server.main import PortBusy, check_port_free, run
 
@@ -197,9 +236,12 @@ def serve(index_dir: Path | None, host: str, port: int) -> None:
         check_port_free(host, port)  # before the index is loaded: a busy port is said at once
     except PortBusy as exc:
         raise click.ClickException(str(exc)) from exc
-    index = open_index(index_dir)
-    click.echo(f"Starting server on http://{host}:{port} with {len(index.passages)} passages, embedder {index.embedder_label}", err=True)
-    run(index, host=host, port=port)
+    chosen = load_neural_reader(reader_name)
+    index = open_index(index_dir, reader=chosen)
+    reader = reader_for(index, chosen)
+    click.echo(f"Starting server on http://{host}:{port} with {len(index.passages)} passages, embedder {index.embedder_label}"
+               + (f", reader {reader.name}" if reader else ""), err=True)
+    run(index, host=host, port=port, reader=reader)
 
 
 @main.command()

@@ -16,7 +16,7 @@ from fastapi.exceptions import RequestValidationError
 from jbqa.answerer import Answerer, QuestionError
 from jbqa.index.store import LoadedIndex
 from jbqa.server.config import Settings
-from jbqa.server.schemas import AskRequest, AskResponse, ErrorResponse, HealthResponse, SourceResponse
+from jbqa.server.schemas import AskRequest, AskResponse, DocumentOut, ErrorResponse, HealthResponse, SourceResponse
 from jbqa.server.sources import LineRangeError, SourceLines
 
 
@@ -87,6 +87,12 @@ def health(index: IndexDep, request: Request) -> HealthResponse:
         built_at=manifest["built_at"],
         files=sorted(index.sources),
     )
+
+
+@router.get("/sources", tags=["sources"])
+def documents(index: IndexDep) -> list[DocumentOut]:
+    """Every indexed file with its title, date, publisher and URL."""
+    return [DocumentOut(**meta.to_dict()) for meta in index.documents.values()]
 
 
 @router.get("/sources/{file}", tags=["sources"], responses=_errors(404))

@@ -7,7 +7,7 @@ import socket
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import uvicorn
 from fastapi import FastAPI, Request
@@ -24,6 +24,9 @@ from jbqa.server.config import Settings
 from jbqa.server.middleware import BodySizeLimit, RequestLimit, SecurityHeaders
 from jbqa.server.protocol import DeadlineH11Protocol
 from jbqa.server.sources import SourceLines
+
+if TYPE_CHECKING:
+    from jbqa.answerer.neural import NeuralReader
 
 STATIC = Path(__file__).with_name("static")
 WARM_UP_QUESTION = "江北区"
@@ -64,8 +67,9 @@ async def _internal_error(request: Request, exc: Exception) -> JSONResponse:
     return JSONResponse({"detail": "internal server error"}, status_code=500)
 
 
-def create_app(index: LoadedIndex, settings: Settings | None = None) -> FastAPI:
-    """The app over an index loaded once by the caller; it is shared by all requests."""
+def create_app(index: LoadedIndex, settings: Settings | None = None, reader: NeuralReader | None = None) -> FastAPI:
+    """The app over an index loaded once by the caller; it is shared by all requests. `reader`: the
+    neural reader that marks the answer spans (None: the trained light reader)."""
     settings = settings or Settings()
     app = FastAPI(
         title="江北区资料问答 API",
@@ -73,11 +77,12 @@ def create_app(index: LoadedIndex, settings: Settings | None = None) -> FastAPI:
         version=__version__,
         redoc_url=None,
         lifespan=_lifespan,
+        redirect_slashes=False,  # one URL per resource: /api/sources/ is not /api/sources
     )
     app.state.index = index
     app.state.settings = settings
-    app.state.answerer = Answerer(index)
-    app.state.reader = app.state.answerer.model.version
+    app.state.answerer = Answerer(index, reader=reader)
+    app.state.reader = reader.name if reader else app.state.answerer.model.version
     app.state.sources = {name: SourceLines(text) for name, text in index.sources.items()}
     app.include_router(api.router)
     app.mount("/static", StaticFiles(directory=STATIC), name="static")
@@ -118,12 +123,12 @@ def check_port_free(host: str, port: int) -> None:
             raise PortBusy(f"cannot serve on {host}:{port}: {exc.strerror}") from exc
 
 
-def run(index: LoadedIndex, host: str = "127.0.0.1", port: int = 8000) -> None:
+def run(index: LoadedIndex, host: str = "127.0.0.1", port: int = 8000, reader: NeuralReader | None = None) -> None:
     """Serve the app with uvicorn until interrupted."""
     check_port_free(host, port)
     _raise_open_file_limit(LIMIT_CONNECTIONS + 256)
     uvicorn.run(
-        create_app(index),
+        create_app(index, reader=reader),
         host=host,
         port=port,
         http=DeadlineH11Protocol,

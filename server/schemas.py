@@ -48,6 +48,8 @@ class AnswerOut(BaseModel):
     char_end: int = Field(description="End of the quote in the raw file (exclusive).")
     answer_char_start: int | None = Field(description="Start of `answer` in the raw file.")
     answer_char_end: int | None = Field(description="End of `answer` in the raw file (exclusive).")
+    title: str | None = Field(default=None, description="Title of the source document.")
+    date: str | None = Field(default=None, description="Date of the source document: YYYY-MM-DD, YYYY-MM or YYYY.")
     score: float
     passage_id: str
 
@@ -65,12 +67,25 @@ class AskResponse(BaseModel):
 
 class HealthResponse(BaseModel):
     status: Literal["ok"]
-    reader: str = Field(description="The answer reader: the trained light reader's version.")
+    reader: str = Field(
+        description="The reader that marks the answers: the neural extractive-QA model's name or path, "
+        "else the trained light reader's version."
+    )
     embedder: str
     embedder_fallback: str | None = Field(description="Why the offline embedder is used instead of a model, if so.")
     passage_count: int
     built_at: str = Field(description="When the index was built (UTC, ISO 8601).")
     files: list[str] = Field(description="The indexed files, each served by /api/sources/{file}.")
+
+
+class DocumentOut(BaseModel):
+    """An indexed file and what to cite it by."""
+
+    file: str
+    title: str | None
+    date: str | None = Field(description="Publication or as-of date: YYYY-MM-DD, YYYY-MM or YYYY.")
+    publisher: str | None
+    url: str | None
 
 
 class SourceResponse(BaseModel):

@@ -53,7 +53,8 @@
   const lineLabel = (a) =>
     a.line_start === a.line_end ? `第 ${a.line_start} 行` : `第 ${a.line_start}–${a.line_end} 行`;
 
-  const citation = (a) => `“${a.quote}”——${a.source}，${lineLabel(a)}`;
+  const dated = (a) => (a.title ? `${a.title}（${a.date || "日期不详"}）` : a.source);
+  const citation = (a) => `“${a.quote}”——${a.title ? `${dated(a)}，${a.source}` : a.source} ${lineLabel(a)}`;
 
   function errorMessage(status) {
     if (status === 413) return TEXT.tooLong;
@@ -79,6 +80,7 @@
 
   function sourceLabel(a) {
     const label = el("span", "source");
+    if (a.title) label.append(el("span", "title", dated(a)));
     label.append(el("span", "file", a.source), el("span", "lines", lineLabel(a)));
     return label;
   }
@@ -125,10 +127,13 @@
     box.setAttribute("role", "note");
     box.append(el("p", "notice-title", TEXT.conflictTitle), el("p", "notice-text", TEXT.conflictFoot));
     const list = el("ul", "figures");
-    for (const a of answers) {
-      if (!a.answer) continue;
+    // Newest document first: its figure is the most recent.
+    const byDate = [...answers].filter((a) => a.answer).sort((x, y) => (y.date || "").localeCompare(x.date || ""));
+    for (const [k, a] of byDate.entries()) {
       const item = el("li");
-      item.append(el("strong", "figure", a.answer), sourceLabel(a));
+      item.append(el("strong", "figure", a.answer));
+      if (k === 0 && a.date && byDate.length > 1) item.append(el("span", "newest", "（最新）"));
+      item.append(sourceLabel(a));
       list.append(item);
     }
     box.append(list);
@@ -189,7 +194,8 @@
 
   function renderContext(container, a, data, radius) {
     const head = el("div", "context-head");
-    head.append(el("span", "context-title", `${data.file} · 第 ${data.line_start}–${data.line_end} 行（共 ${data.total_lines} 行）`));
+    const name = a.title ? `${dated(a)} · ${data.file}` : data.file;
+    head.append(el("span", "context-title", `${name} · 第 ${data.line_start}–${data.line_end} 行（共 ${data.total_lines} 行）`));
     if (data.line_start > 1 || data.line_end < data.total_lines) {
       const more = button("显示更多", "action small");
       more.addEventListener("click", () => loadContext(container, a, radius + MORE_LINES));

@@ -180,7 +180,8 @@ def horizontal_overflow(page: Any) -> int:
 def test_answer_shows_the_figure_its_source_and_context(open_chat: OpenChat, base_url: str, answerer: Answerer) -> None:
     from playwright.sync_api import expect
 
-    expected = answerer.ask(QUESTION).answers[0]
+    result = answerer.ask(QUESTION)
+    expected = result.answers[0]
     page, watch = open_chat(base_url, **DESKTOP)
     expect(page).to_have_title("江北区资料问答")
     expect(page.locator("#question")).to_have_attribute("placeholder", "请输入问题，例如：江北区金融机构有多少家")
@@ -198,7 +199,12 @@ def test_answer_shows_the_figure_its_source_and_context(open_chat: OpenChat, bas
     conflict = reply.locator(".conflict")
     expect(conflict).to_contain_text("不同来源给出的数字不同")
     expect(conflict.locator(".figures li")).to_have_count(reply.locator(".quote-card mark").count())
-    expect(conflict.locator(".figures li").first).to_contain_text(expected.source)
+    # Newest document first, marked as the most recent; each figure with its document's title and date.
+    newest = max((a for a in result.answers if a.answer), key=lambda a: a.date or "")
+    expect(conflict.locator(".figures li").first).to_contain_text(newest.source)
+    expect(conflict.locator(".figures li").first).to_contain_text("（最新）")
+    expect(conflict.locator(".figures li").first).to_contain_text(f"（{newest.date}）")
+    expect(card.locator(".title")).to_have_text(f"{expected.title}（{expected.date}）")
 
     card.get_by_role("button", name="查看上下文").click()
     context = card.locator(".context")

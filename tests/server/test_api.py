@@ -443,3 +443,16 @@ def test_health_answers_head_requests(client: TestClient) -> None:
     response = client.head("/api/health")
     assert response.status_code == 200
     assert response.content == b""
+
+
+def test_sources_lists_every_file_with_its_title_and_date(client: TestClient, offline_index: LoadedIndex) -> None:
+    listed = client.get("/api/sources").json()
+    assert [d["file"] for d in listed] == list(offline_index.sources)
+    assert all(d["title"] for d in listed) and all(d["date"] for d in listed)  # the bundled sidecar's
+
+
+def test_answers_carry_their_document_title_and_date(client: TestClient, offline_index: LoadedIndex) -> None:
+    data = client.post("/api/ask", json={"question": QUESTION}).json()
+    for answer in data["answers"]:
+        meta = offline_index.documents[answer["source"]]
+        assert (answer["title"], answer["date"]) == (meta.title, meta.date) and answer["title"]
