@@ -172,11 +172,6 @@ def load_reader(name_or_path: str | None) -> NeuralReader | None:
     return None if name_or_path is None else NeuralReader(name_or_path)
 
 
-def reader_field(reader: NeuralReader | None, light_version: str) -> dict[str, str]:
-    """The manifest's record of the reader that marks the spans."""
-    return {"kind": NEURAL, "name": reader.name} if reader else {"kind": LIGHT, "name": light_version}
-
-
 def recorded_reader(manifest: dict[str, Any]) -> str | None:
     """The neural reader an index was built with, by name or path, or None for the light reader."""
     field = manifest.get("span_reader")
