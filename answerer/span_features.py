@@ -135,7 +135,7 @@ def _near_mask(word: str | None, text: str, starts: np.ndarray, ends: np.ndarray
         inside = (at >= ends[:, None]) & (at + len(word) <= ends[:, None] + reach)
     else:
         inside = (at >= starts[:, None] - reach) & (at + len(word) <= starts[:, None])
-    return inside.any(axis=1).astype(np.float64)
+    return np.asarray(inside.any(axis=1), dtype=np.float64)
 
 
 def _edge_class(ch: str) -> int:

@@ -41,7 +41,7 @@ class DocumentMeta:
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> DocumentMeta:
-        return cls(**{f.name: data.get(f.name) for f in fields(cls)})
+        return cls(str(data["file"]), *(data.get(f.name) for f in fields(cls)[1:]))
 
 
 def derive(file: str, blocks: list[Block]) -> DocumentMeta:

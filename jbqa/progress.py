@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import sys
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Sized
 from typing import TypeVar
 
 from tqdm import tqdm
@@ -22,7 +22,7 @@ def progress(
     if sys.stderr.isatty():
         yield from tqdm(items, desc=desc, unit=unit, total=total, leave=False)
         return
-    size = total if total is not None else len(items) if hasattr(items, "__len__") else None
+    size = total if total is not None else len(items) if isinstance(items, Sized) else None
     print(f"{desc}: {size if size is not None else '?'} {unit} ...", file=sys.stderr, flush=True)
     count = 0
     for item in items:

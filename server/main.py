@@ -9,11 +9,13 @@ from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+import fastapi_offline
 import uvicorn
 from fastapi import FastAPI, Request
 from fastapi.concurrency import run_in_threadpool
 from fastapi.exceptions import RequestValidationError
-from fastapi.responses import FileResponse, JSONResponse
+from fastapi.openapi.docs import get_redoc_html, get_swagger_ui_html
+from fastapi.responses import FileResponse, HTMLResponse, JSONResponse
 from fastapi.staticfiles import StaticFiles
 
 from jbqa import __version__
@@ -75,6 +77,7 @@ def create_app(index: LoadedIndex, settings: Settings | None = None, reader: Neu
         title="江北区资料问答 API",
         description="Answers questions about Chongqing's Jiangbei District with quotes from its documents.",
         version=__version__,
+        docs_url=None,  # served below, with their assets from this package: no CDN, works offline
         redoc_url=None,
         lifespan=_lifespan,
         redirect_slashes=False,  # one URL per resource: /api/sources/ is not /api/sources
@@ -91,14 +94,39 @@ def create_app(index: LoadedIndex, settings: Settings | None = None, reader: Neu
     def page() -> FileResponse:
         return FileResponse(STATIC / "index.html")
 
+    _serve_api_docs(app)
+
     app.add_exception_handler(RequestValidationError, _invalid_request)  # type: ignore[arg-type]
     app.add_exception_handler(Exception, _internal_error)
     app.add_middleware(BodySizeLimit, max_bytes=settings.max_body_bytes)
     app.add_middleware(RequestLimit, limit=LIMIT_REQUESTS, wait_seconds=QUEUE_SECONDS)
-    # Added last, so outermost: its headers reach every response, 413s included. /docs loads Swagger UI
-    # from a CDN with an inline script, so it keeps the browser's defaults.
-    app.add_middleware(SecurityHeaders, exempt=("/docs",))
+    # Added last, so outermost: its headers reach every response, 413s included.
+    app.add_middleware(SecurityHeaders, docs=("/docs", "/redoc"))
     return app
+
+
+DOCS_ASSETS = Path(fastapi_offline.__file__).with_name("static")  # Swagger UI and ReDoc (MIT)
+
+
+def _serve_api_docs(app: FastAPI) -> None:
+    """/docs (Swagger UI) and /redoc (ReDoc), with every asset served by this app."""
+    app.mount("/docs-assets", StaticFiles(directory=DOCS_ASSETS), name="docs-assets")
+
+    @app.get("/docs", include_in_schema=False)
+    def swagger() -> HTMLResponse:
+        return get_swagger_ui_html(
+            openapi_url=app.openapi_url or "/openapi.json", title=f"{app.title} · docs",
+            swagger_js_url="/docs-assets/swagger-ui-bundle.js", swagger_css_url="/docs-assets/swagger-ui.css",
+            swagger_favicon_url="/docs-assets/favicon.png",
+        )
+
+    @app.get("/redoc", include_in_schema=False)
+    def redoc() -> HTMLResponse:
+        return get_redoc_html(
+            openapi_url=app.openapi_url or "/openapi.json", title=f"{app.title} · ReDoc",
+            redoc_js_url="/docs-assets/redoc.standalone.js", redoc_favicon_url="/docs-assets/favicon.png",
+            with_google_fonts=False,
+        )
 
 
 class PortBusy(RuntimeError):

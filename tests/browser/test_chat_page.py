@@ -284,3 +284,30 @@ def test_phone_screen_has_no_horizontal_overflow(open_chat: OpenChat, base_url: 
     page.evaluate("window.scrollTo(0, 0)")
     save_screenshot(page, "chat-phone.png")
     watch.assert_clean()
+
+
+@pytest.mark.parametrize(("path", "shown"), [("/docs", ".opblock-summary-path"), ("/redoc", "[data-section-id]")])
+def test_the_api_docs_show_the_operations_offline(browser: Any, base_url: str, path: str, shown: str) -> None:
+    """/docs (Swagger UI) and /redoc (ReDoc) with every asset served by the app: nothing is fetched
+    from elsewhere (ReDoc's footer logo, on its CDN, is blocked by the page's policy)."""
+    from playwright.sync_api import expect
+
+    context = browser.new_context()
+    elsewhere: list[str] = []
+    try:
+        page = context.new_page()
+        ours = (base_url, "blob:" + base_url, "data:")
+
+        def outgoing(request: Any) -> None:
+            # Only requests the page's own policy stops before the network are allowed to point elsewhere.
+            if not request.url.startswith(ours) and "csp" not in (request.failure or ""):
+                elsewhere.append(f"{request.url} ({request.failure})")
+
+        page.on("requestfinished", outgoing)
+        page.on("requestfailed", outgoing)
+        page.goto(base_url + path)
+        expect(page.locator(shown).filter(has_text="/api/ask").first).to_be_attached(timeout=15000)
+        expect(page.get_by_text("江北区资料问答 API").first).to_be_visible()
+        assert elsewhere == [], "the docs page fetched from another origin"
+    finally:
+        context.close()
