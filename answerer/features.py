@@ -20,29 +20,22 @@ from jbqa.ingest.normalize import normalize_chars
 
 _WORDISH = re.compile(r"[\w\u4e00-\u9fff]")
 _CJK_PAIR = re.compile(r"(?=([\u4e00-\u9fff]{2}))")
-_DIGIT = re.compile(r"\d|[零一二三四五六七八九十百千万亿两]")
-_DATE = re.compile(r"\d{2,4}年|\d{1,2}月|\d{1,2}日|[一二三四五六七八九十]{1,3}月|世纪|年代|朝|时期|[春夏秋冬]季|季度|今年|去年")
-_UNIT = re.compile(r"\d+(?:\.\d+)?\s*(?:%|％|[万亿千百]|[个家项所名座条户人位次倍元米年天种类场])")
-_PLACE = re.compile(r"[省市县区镇乡村州国洲岛山河江湖海港路街]")
-_PERSON = re.compile(r"[·•]|先生|女士|教授|博士|主席|总统|国王|皇帝")
-_QUOTE = re.compile(r"[“《「『\"]")
-_REASON = re.compile(r"因为|由于|所以|因此|为了|以便|导致|原因|以致|从而")
-_MANNER = re.compile(r"通过|采用|利用|用|以|经过|方式|方法")
-
 _MEASURE = re.compile(r"(?:多少|几)(个月|个小时|[家个项所名座条户人位次倍元米年天月届期批类种款场辆万亿])")
 _FIGURE = re.compile(r"\d+(?:\.\d+)?")
+_FIGURE_WITH_UNIT = re.compile(r"\d+(?:\.\d+)?\s*(?:%|％|[万亿千百]|[个家项所名座条户人位次倍元米年天种类场])")
+_QUOTED_NAME = re.compile(r"[“《「『\"]")
 
 # What each question-word category expects to see in an answering sentence.
 TYPE_CUES: dict[str, re.Pattern[str]] = {
-    "when": _DATE,
-    "howmany": _UNIT,
-    "howlong": _UNIT,
-    "where": _PLACE,
-    "who": _PERSON,
-    "why": _REASON,
-    "how": _MANNER,
-    "what": _QUOTE,
-    "which": _QUOTE,
+    "when": re.compile(r"\d{2,4}年|\d{1,2}月|\d{1,2}日|[一二三四五六七八九十]{1,3}月|世纪|年代|朝|时期|[春夏秋冬]季|季度|今年|去年"),
+    "howmany": _FIGURE_WITH_UNIT,
+    "howlong": _FIGURE_WITH_UNIT,
+    "where": re.compile(r"[省市县区镇乡村州国洲岛山河江湖海港路街]"),
+    "who": re.compile(r"[·•]|先生|女士|教授|博士|主席|总统|国王|皇帝"),
+    "why": re.compile(r"因为|由于|所以|因此|为了|以便|导致|原因|以致|从而"),
+    "how": re.compile(r"通过|采用|利用|用|以|经过|方式|方法"),
+    "what": _QUOTED_NAME,
+    "which": _QUOTED_NAME,
 }
 
 
