@@ -31,7 +31,7 @@ if TYPE_CHECKING:
     from jbqa.answerer.neural import NeuralReader
 
 STATIC = Path(__file__).with_name("static")
-WARM_UP_QUESTION = "江北区"
+WARM_UP_QUESTION = "这是什么"  # any question: it loads the tokenizer
 KEEP_ALIVE_SECONDS = 5  # an idle kept-alive connection is closed after this long
 # Connections are cheap while they wait (a request that never completes is closed after
 # REQUEST_READ_SECONDS); requests in the app are few, and the next ones queue briefly.
