@@ -19,8 +19,13 @@
     offline: "无法连接服务器，请检查网络后重试。",
     failed: "服务暂时不可用，请稍后再试。",
     contextLoading: "正在加载原文…",
-    contextFailed: "原文加载失败，请稍后再试。",
+    contextFailed: "原文加载失败。",
+    retry: "重试",
+    notChinese: "资料是中文的，请用中文提问（例如：江北区金融机构有多少家）。",
+    truncated: (n) => `问题最多 ${MAX_CHARS} 字：粘贴的 ${n} 字已截为前 ${MAX_CHARS} 字。`,
+    answered: (n) => `已找到 ${n} 段原文。`,
   };
+  const STORAGE_KEY = "jbqa.conversation";
 
   const form = document.getElementById("ask-form");
   const input = document.getElementById("question");
@@ -30,6 +35,8 @@
   const hint = document.getElementById("hint");
   const count = document.getElementById("count");
   const indexInfo = document.getElementById("index-info");
+  const announce = document.getElementById("announce");
+  const newChat = document.getElementById("new-chat");
   const narrow = window.matchMedia("(max-width: 480px)");
   const fullPlaceholder = input.placeholder;
   let busy = false;
@@ -49,6 +56,7 @@
 
   // Offsets from the API count Unicode code points (as Python does), not UTF-16 units.
   const codePoints = (text) => Array.from(text);
+  const hasChinese = (text) => /[\u3400-\u9fff]/.test(text);
 
   const lineLabel = (a) =>
     a.line_start === a.line_end ? `第 ${a.line_start} 行` : `第 ${a.line_start}–${a.line_end} 行`;
@@ -95,23 +103,30 @@
     const context = el("div", "context");
     context.hidden = true;
     const contextButton = button("查看上下文", "action");
+    contextButton.setAttribute("aria-label", `查看上下文：引文 ${i + 1}`);
     contextButton.setAttribute("aria-expanded", "false");
     contextButton.addEventListener("click", () => {
       const opening = context.hidden;
       context.hidden = !opening;
       contextButton.setAttribute("aria-expanded", String(opening));
       contextButton.textContent = opening ? "收起上下文" : "查看上下文";
+      contextButton.setAttribute("aria-label", `${contextButton.textContent}：引文 ${i + 1}`);
       if (opening && !context.hasChildNodes()) loadContext(context, a, CONTEXT_LINES);
     });
 
     const copyButton = button("复制引用", "action");
+    copyButton.setAttribute("aria-label", `复制引用：引文 ${i + 1}`);
     copyButton.title = "复制引文、文件名和行号";
     copyButton.addEventListener("click", async () => {
       const ok = await copyText(citation(a));
-      copyButton.textContent = ok ? "已复制" : "复制失败";
+      const label = (text) => {
+        copyButton.textContent = text;
+        copyButton.setAttribute("aria-label", `${text}：引文 ${i + 1}`);
+      };
+      label(ok ? "已复制" : "复制失败");
       copyButton.classList.toggle("done", ok);
       setTimeout(() => {
-        copyButton.textContent = "复制引用";
+        label("复制引用");
         copyButton.classList.remove("done");
       }, 2000);
     });
@@ -140,10 +155,10 @@
     return box;
   }
 
-  function renderResult(reply, data) {
+  function renderResult(reply, data, question) {
     if (data.abstained || data.answers.length === 0) {
       reply.classList.add("abstain");
-      reply.append(el("p", null, TEXT.abstain));
+      reply.append(el("p", null, hasChinese(question) ? TEXT.abstain : TEXT.notChinese));
       return;
     }
     if (data.conflicting) reply.append(conflictNotice(data.answers));
@@ -166,7 +181,12 @@
       if (!response.ok) throw new Error(String(response.status));
       data = await response.json();
     } catch {
-      container.replaceChildren(el("p", "context-status error", TEXT.contextFailed));
+      const retry = button(TEXT.retry, "action small retry");
+      retry.setAttribute("aria-label", "重新加载原文");
+      retry.addEventListener("click", () => loadContext(container, a, radius));
+      const status = el("p", "context-status error", TEXT.contextFailed);
+      status.append(" ", retry);
+      container.replaceChildren(status);
       return;
     }
     renderContext(container, a, data, radius);
@@ -202,6 +222,8 @@
       head.append(more);
     }
     const lines = el("ol", "lines");
+    lines.tabIndex = 0; // it scrolls: keyboard users must be able to reach it
+    lines.setAttribute("aria-label", `原文：${data.file}`);
     const rows = data.text.split("\n");
     if (rows.length > 1 && rows[rows.length - 1] === "") rows.pop(); // the file's final line break
     let offset = data.char_start;
@@ -256,15 +278,72 @@
     form.setAttribute("aria-busy", String(value));
   }
 
-  async function ask(question) {
-    setBusy(true);
-    welcome.hidden = true;
+  // --- The conversation, kept in this browser --------------------------------------------
+
+  function saved() {
+    try {
+      return JSON.parse(localStorage.getItem(STORAGE_KEY) || "[]");
+    } catch {
+      return [];
+    }
+  }
+
+  function remember(question, data) {
+    try {
+      localStorage.setItem(STORAGE_KEY, JSON.stringify([...saved(), { question, data }]));
+    } catch {
+      // storage full or refused: the conversation is still on the page
+    }
+  }
+
+  function showWelcome() {
+    welcome.hidden = log.children.length > 0;
+  }
+
+  function turnFor(question) {
     const turn = el("li", "turn");
-    const reply = el("div", "bubble reply pending");
-    reply.append(el("span", "spinner"), el("span", null, TEXT.pending));
+    const reply = el("div", "bubble reply");
     turn.append(el("div", "bubble question", question), reply);
     log.append(turn);
+    showWelcome();
+    return [turn, reply];
+  }
+
+  function startNewChat() {
+    try {
+      localStorage.removeItem(STORAGE_KEY);
+    } catch {
+      // nothing stored
+    }
+    log.replaceChildren();
+    announce.textContent = "";
+    showWelcome();
+    input.focus();
+  }
+
+  function restore() {
+    for (const { question, data } of saved()) {
+      if (typeof question !== "string" || !data || !Array.isArray(data.answers)) continue;
+      const [, reply] = turnFor(question);
+      renderResult(reply, data, question);
+    }
+  }
+
+  // --- Asking -------------------------------------------------------------------------------
+
+  function setBusy(value) {
+    busy = value;
+    send.disabled = value;
+    form.setAttribute("aria-busy", String(value));
+  }
+
+  async function ask(question) {
+    setBusy(true);
+    const [turn, reply] = turnFor(question);
+    reply.classList.add("pending");
+    reply.append(el("span", "spinner"), el("span", null, TEXT.pending));
     turn.scrollIntoView({ block: "start", behavior: "smooth" });
+    let answered = false;
     try {
       const response = await fetch("/api/ask", {
         method: "POST",
@@ -274,21 +353,35 @@
       const data = response.ok ? await response.json() : null;
       reply.replaceChildren();
       reply.classList.remove("pending");
-      if (data) renderResult(reply, data);
-      else showError(reply, response.status);
+      if (data) {
+        renderResult(reply, data, question);
+        remember(question, data);
+        announce.textContent = data.abstained ? reply.textContent : TEXT.answered(data.answers.length);
+        answered = true;
+      } else showError(reply, response.status, question);
       turn.scrollIntoView({ block: "start", behavior: "smooth" }); // the question, then its answer
     } catch {
       reply.replaceChildren();
       reply.classList.remove("pending");
-      showError(reply, 0);
+      showError(reply, 0, question);
     } finally {
       setBusy(false);
     }
+    return answered;
   }
 
-  function showError(reply, status) {
+  function showError(reply, status, question) {
     reply.classList.add("error");
-    reply.append(el("p", null, errorMessage(status)));
+    const message = el("p", null, errorMessage(status));
+    const retry = button(TEXT.retry, "action small retry");
+    retry.setAttribute("aria-label", `重试：${question}`);
+    retry.addEventListener("click", () => {
+      if (busy) return;
+      reply.closest(".turn").remove();
+      ask(question);
+    });
+    reply.append(message, retry);
+    announce.textContent = errorMessage(status);
   }
 
   function setHint(text, warn) {
@@ -310,9 +403,13 @@
       input.focus();
       return;
     }
-    input.value = "";
-    updateComposer();
-    ask(question);
+    ask(question).then((answered) => {
+      // The typed question stays in the box until it has been answered.
+      if (answered && input.value.trim() === question) {
+        input.value = "";
+        updateComposer();
+      }
+    });
   }
 
   form.addEventListener("submit", (event) => {
@@ -327,7 +424,13 @@
     }
   });
   input.addEventListener("input", () => {
-    setHint(TEXT.hint, false);
+    const chars = codePoints(input.value);
+    if (chars.length > MAX_CHARS) {
+      input.value = chars.slice(0, MAX_CHARS).join("");
+      setHint(TEXT.truncated(chars.length), true);
+    } else {
+      setHint(TEXT.hint, false);
+    }
     updateComposer();
   });
   // The example in the placeholder does not fit a phone's width.
@@ -339,9 +442,13 @@
 
   for (const example of document.querySelectorAll(".example")) {
     example.addEventListener("click", () => {
-      if (!busy) ask(example.textContent);
+      if (busy) return;
+      input.focus(); // the chip disappears with the welcome: keep the focus where the next question goes
+      ask(example.textContent);
     });
   }
+  newChat.addEventListener("click", startNewChat);
+  restore();
 
   fetch("/api/health", { headers: { Accept: "application/json" } })
     .then((response) => (response.ok ? response.json() : null))

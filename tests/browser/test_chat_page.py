@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import re
 import socket
@@ -34,10 +35,12 @@ CHROMIUM_ARGS = [
     "--disable-component-update",
     "--disable-sync",
 ]
-ARTIFACTS = Path(__file__).resolve().parents[2] / "artifacts"
+REPO = Path(__file__).resolve().parents[2]
+ARTIFACTS = REPO / "artifacts"
 QUESTION = "江北区金融机构有多少家"
 MARKUP_QUESTION = "<img src=x onerror=alert(1)>"
 ABSTAIN = "抱歉，资料中没有找到能回答这个问题的内容。您可以换个说法再试试。"
+NOT_CHINESE = "资料是中文的，请用中文提问（例如：江北区金融机构有多少家）。"
 DESKTOP = {"viewport": {"width": 1280, "height": 900}}
 PHONE = {"viewport": {"width": 390, "height": 844}, "device_scale_factor": 2, "is_mobile": True, "has_touch": True}
 MARKUP_CORPUS = (
@@ -233,7 +236,7 @@ def test_markup_in_a_question_is_shown_as_text(open_chat: OpenChat, base_url: st
     reply = ask(page, MARKUP_QUESTION)
     expect(page.locator(".question").last).to_have_text(MARKUP_QUESTION)
     expect(page.get_by_text(MARKUP_QUESTION, exact=True)).to_be_visible()
-    expect(reply).to_have_text(ABSTAIN)
+    expect(reply).to_have_text(NOT_CHINESE)  # no Chinese in it: the hint, not the plain refusal
     page.wait_for_timeout(300)  # time for an injected onerror handler to fire
     assert page.locator("img").count() == 0
     watch.assert_clean()
@@ -311,3 +314,113 @@ def test_the_api_docs_show_the_operations_offline(browser: Any, base_url: str, p
         assert elsewhere == [], "the docs page fetched from another origin"
     finally:
         context.close()
+
+
+# --- the conversation, errors, long or foreign questions, accessibility ---------------------------
+
+AXE = REPO / ".jbqa-test-tools" / "node_modules" / "axe-core" / "axe.min.js"
+
+
+def test_a_failed_context_can_be_retried(open_chat: OpenChat, base_url: str) -> None:
+    from playwright.sync_api import expect
+
+    page, watch = open_chat(base_url, **DESKTOP)
+    failures = {"left": 1}
+
+    def fail_once(route: Any) -> None:
+        if failures["left"]:
+            failures["left"] -= 1
+            route.abort()
+        else:
+            route.continue_()
+
+    page.route("**/api/sources/**", fail_once)
+    card = ask(page, QUESTION).locator(".quote-card").first
+    card.get_by_role("button", name="查看上下文").click()
+    expect(card.locator(".context")).to_contain_text("原文加载失败")
+    card.get_by_role("button", name="重新加载原文").click()
+    expect(card.locator(".line.in-quote").first).to_be_visible()
+    watch.errors.clear()  # the aborted request is logged by the browser
+
+
+def test_new_chat_clears_the_conversation_and_brings_the_examples_back(open_chat: OpenChat, base_url: str) -> None:
+    from playwright.sync_api import expect
+
+    page, _ = open_chat(base_url, **DESKTOP)
+    ask(page, QUESTION)
+    expect(page.locator("#welcome")).to_be_hidden()
+    page.reload()
+    page.wait_for_selector("#index-info:not(:empty)")
+    expect(page.locator(".turn")).to_have_count(1)  # kept in the browser across a reload
+    expect(page.locator(".turn .question")).to_have_text(QUESTION)
+    expect(page.locator(".quote-card").first).to_be_visible()
+    page.get_by_role("button", name="新对话").click()
+    expect(page.locator(".turn")).to_have_count(0)
+    expect(page.locator("#welcome")).to_be_visible()
+    page.reload()
+    page.wait_for_selector("#index-info:not(:empty)")
+    expect(page.locator(".turn")).to_have_count(0)
+
+
+def test_after_an_error_the_question_stays_and_can_be_retried(open_chat: OpenChat, base_url: str) -> None:
+    from playwright.sync_api import expect
+
+    page, watch = open_chat(base_url, **DESKTOP)
+    failures = {"left": 1}
+
+    def fail_once(route: Any) -> None:
+        if failures["left"]:
+            failures["left"] -= 1
+            route.fulfill(status=503, content_type="application/json", body='{"detail": "busy"}')
+        else:
+            route.continue_()
+
+    page.route("**/api/ask", fail_once)
+    reply = ask(page, QUESTION)
+    expect(reply).to_contain_text("服务暂时不可用")
+    expect(page.locator("#question")).to_have_value(QUESTION)  # not lost
+    reply.get_by_role("button", name=f"重试：{QUESTION}").click()
+    expect(page.locator(".quote-card").first).to_be_visible()
+    expect(page.locator(".turn")).to_have_count(1)
+    watch.errors.clear()  # the 503 is logged by the browser
+
+
+def test_a_long_paste_is_cut_with_a_notice_and_characters_are_code_points(open_chat: OpenChat, base_url: str) -> None:
+    from playwright.sync_api import expect
+
+    page, _ = open_chat(base_url, **DESKTOP)
+    box = page.locator("#question")
+    box.fill("问" * 600)
+    expect(box).to_have_value("问" * 500)
+    expect(page.locator("#hint")).to_have_text("问题最多 500 字：粘贴的 600 字已截为前 500 字。")
+    box.fill("𠀀" * 3)  # outside the BMP: two UTF-16 units each, one character
+    expect(page.locator("#count")).to_have_text("3/500")
+
+
+def test_focus_stays_in_the_question_box_after_an_example(open_chat: OpenChat, base_url: str) -> None:
+    from playwright.sync_api import expect
+
+    page, _ = open_chat(base_url, **DESKTOP)
+    page.locator(".example").first.focus()
+    page.keyboard.press("Enter")
+    expect(page.locator(".turn")).to_have_count(1)
+    expect(page.locator("#question")).to_be_focused()
+
+
+def test_the_page_has_no_serious_accessibility_violations(open_chat: OpenChat, base_url: str) -> None:
+    from playwright.sync_api import expect
+
+    assert AXE.is_file(), "axe-core is installed by ./scripts/setup --test"
+    page, _ = open_chat(base_url, **DESKTOP)
+    card = ask(page, QUESTION).locator(".quote-card").first
+    card.get_by_role("button", name="查看上下文").click()
+    expect(card.locator(".line.in-quote").first).to_be_visible()
+    page.locator("#question").fill("")
+    page.locator("#question").press("Enter")  # the empty-question warning
+    page.evaluate(AXE.read_text(encoding="utf-8"))  # evaluated by the test, not loaded by the page
+    result = page.evaluate("axe.run(document, {resultTypes: ['violations']})")
+    serious = [
+        f"{v['id']}: {v['help']} ({len(v['nodes'])})" for v in result["violations"] if v["impact"] in ("serious", "critical")
+    ]
+    (ARTIFACTS / "axe.json").write_text(json.dumps(result["violations"], ensure_ascii=False, indent=1), encoding="utf-8")
+    assert serious == []
