@@ -321,20 +321,25 @@ def test_the_api_docs_show_the_operations_offline(browser: Any, base_url: str, p
 AXE = REPO / ".jbqa-test-tools" / "node_modules" / "axe-core" / "axe.min.js"
 
 
+def fail_once(page: Any, pattern: str, fail: Callable[[Any], None]) -> None:
+    """The first request matching `pattern` fails as `fail` says; the next ones go through."""
+    left = [1]
+
+    def handle(route: Any) -> None:
+        if left[0]:
+            left[0] -= 1
+            fail(route)
+        else:
+            route.continue_()
+
+    page.route(pattern, handle)
+
+
 def test_a_failed_context_can_be_retried(open_chat: OpenChat, base_url: str) -> None:
     from playwright.sync_api import expect
 
     page, watch = open_chat(base_url, **DESKTOP)
-    failures = {"left": 1}
-
-    def fail_once(route: Any) -> None:
-        if failures["left"]:
-            failures["left"] -= 1
-            route.abort()
-        else:
-            route.continue_()
-
-    page.route("**/api/sources/**", fail_once)
+    fail_once(page, "**/api/sources/**", lambda route: route.abort())
     card = ask(page, QUESTION).locator(".quote-card").first
     card.get_by_role("button", name="查看上下文").click()
     expect(card.locator(".context")).to_contain_text("原文加载失败")
@@ -366,16 +371,8 @@ def test_after_an_error_the_question_stays_and_can_be_retried(open_chat: OpenCha
     from playwright.sync_api import expect
 
     page, watch = open_chat(base_url, **DESKTOP)
-    failures = {"left": 1}
-
-    def fail_once(route: Any) -> None:
-        if failures["left"]:
-            failures["left"] -= 1
-            route.fulfill(status=503, content_type="application/json", body='{"detail": "busy"}')
-        else:
-            route.continue_()
-
-    page.route("**/api/ask", fail_once)
+    fail_once(page, "**/api/ask", lambda route: route.fulfill(status=503, content_type="application/json",
+                                                              body='{"detail": "busy"}'))
     reply = ask(page, QUESTION)
     expect(reply).to_contain_text("服务暂时不可用")
     expect(page.locator("#question")).to_have_value(QUESTION)  # not lost
