@@ -119,7 +119,7 @@ class Answerer:
         best = self._score(q, candidates, features, scores, order, 0)
         if best.probability < self.threshold:
             return AskResult(question, True, label, confidence=best.probability)
-        chosen = sorted(self._diversify(q, candidates, features, scores, order, best, top), key=lambda s: -s.probability)
+        chosen = self._diversify(q, candidates, features, scores, order, best, top)
         answers = [self._answer(s) for s in chosen]
         return AskResult(question, False, label, answers, _conflicting(q, answers), chosen[0].probability)
 
@@ -147,24 +147,28 @@ class Answerer:
         self, q: QuestionTerms, candidates: list[Candidate], features: np.ndarray, scores: np.ndarray,
         order: list[int], best: _Scored, top: int,
     ) -> list[_Scored]:
-        """Best first; then runners-up whose probability is close to the best one's, those from other
-        sources first; no repeated quotes."""
-        chosen = [best]
+        """The best candidate and the runners-up whose probability is close to its own, most probable
+        first, one quote per source before a second from any; no repeated quotes. The pool does not
+        depend on `top`, so the first answer is the same however many are asked for."""
+        pool = [best]
         quotes = {best.quote}
         floor = max(self.threshold, CONFLICT_MARGIN * best.probability)
-        # Ranked positions of the runners-up: those from other sources first.
-        rest = list(range(1, min(len(order), RUNNERS_UP + 1)))
-        rest.sort(key=lambda k: candidates[order[k]].source == best.candidate.source)
-        for k in rest:
-            if len(chosen) >= top:
-                break
+        for k in range(1, min(len(order), RUNNERS_UP + 1)):
             if scores[order[k]] < scores[order[0]] - RUNNER_UP_GAP:
-                continue  # too far behind to come close in probability: not worth reading
+                break  # too far behind to come close in probability: not worth reading (ranked order)
             pick = self._score(q, candidates, features, scores, order, k)
             if pick.probability >= floor and pick.quote not in quotes:
                 quotes.add(pick.quote)
-                chosen.append(pick)
-        return chosen
+                pool.append(pick)
+        pool.sort(key=lambda s: -s.probability)
+        sources: set[str] = set()
+        first_of_source = []
+        for s in pool:
+            first_of_source.append(s.candidate.source not in sources)
+            sources.add(s.candidate.source)
+        ranked = [s for s, first in zip(pool, first_of_source, strict=True) if first]
+        ranked += [s for s, first in zip(pool, first_of_source, strict=True) if not first]
+        return ranked[:top]
 
     def _answer(self, s: _Scored) -> Answer:
         c, span = s.candidate, s.span

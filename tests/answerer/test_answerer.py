@@ -196,3 +196,9 @@ def test_asking_twice_gives_the_same_result(answerer: Answerer) -> None:
 def test_a_figure_keeps_the_word_that_qualifies_it(quote: str, span: tuple[int, int], expected: str) -> None:
     start, end = with_qualifier(quote, span)
     assert quote[start:end] == expected
+
+
+@pytest.mark.parametrize("question", ["江北区金融机构有多少家", "江北区2023年地区生产总值是多少", "江北嘴江滩公园岸线多长"])
+def test_the_first_answer_does_not_depend_on_how_many_are_asked_for(answerer: Answerer, question: str) -> None:
+    first = [answerer.ask(question, top=top).answers[:1] for top in (1, 3, 5)]
+    assert first[0] == first[1] == first[2]
