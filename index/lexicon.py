@@ -1,0 +1,403 @@
+"""Word knowledge that keyword matching lacks: how close two Chinese words are in meaning.
+
+Two general resources, both from the `cnsyn` package (Apache-2.0):
+  * 129,691 word vectors (75-d), derived by cnsyn from PaddleNLP's Chinese word vectors;
+  * the HIT Tongyici Cilin (Extended) thesaurus lines that cnsyn ships in
+    `chinese_dictionary/sim_words.txt` (each line: words of one synonym group).
+
+cnsyn keeps its vectors inside a joblib-pickled scikit-learn BallTree that only an old
+scikit-learn can load. `extract_lexicon` reads that file once, at build time, with a restricted
+unpickler that builds no scikit-learn object (every class it meets is either a plain state holder
+or refused), and writes plain files that `Lexicon.load` reads with `allow_pickle=False`:
+
+    vectors.npy     float16, one unit-length row per word
+    words.txt       the words, normalize_chars'd, one per line, row order
+    thesaurus.txt   one synonym group per line, words separated by spaces
+    info.json       source package and version, licence, format version, SHA-256 of vectors.npy
+
+Similarity of two words (in [0, 1]):
+  1.0                   same string, or listed in one thesaurus line;
+  cos(u, v) clipped     the word vectors' cosine, otherwise;
+  × THESAURUS_DISCOUNT  when the thesaurus knows both words but does not group them: word vectors
+                        put antonyms and co-hyponyms (buy/sell, north/south) as close as synonyms,
+                        and the thesaurus is the evidence that they are not synonyms.
+A word with no vector is given the mean vector of its in-vocabulary jieba pieces (else of its
+characters). Words without a CJK character (numbers, Latin) match only themselves.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import pickle
+import re
+import shutil
+import tempfile
+from collections.abc import Iterable, Sequence
+from functools import lru_cache
+from importlib import metadata
+from pathlib import Path
+from typing import Any, BinaryIO
+
+import numpy as np
+
+from jbqa.ingest.normalize import normalize_chars
+
+FORMAT_VERSION = 1
+PACKAGE = "cnsyn"
+PACKAGE_LICENCE = "Apache-2.0"
+_TREE_FILE = "cnsyn/query/words_tree_mini.m"
+_GROUPS_FILE = "cnsyn/chinese_dictionary/sim_words.txt"
+# sim_words.txt: the first lines are groups mined from Wikipedia (noisy: colours, hexagrams), the
+# rest are the Cilin lines, in Cilin's order. cnsyn's own index builder splits the file here.
+_FIRST_CILIN_LINE = 28043
+THESAURUS_DISCOUNT = 0.8
+_CACHE_LIMIT = 200_000
+_CJK = re.compile(r"[\u3400-\u9fff\uf900-\ufaff]")
+
+
+class LexiconMissing(RuntimeError):
+    """The extracted lexicon files are not there (extract them at build time) or are damaged."""
+
+
+# --- build time: read cnsyn's files -----------------------------------------------------------
+
+
+class _State:
+    """Stands for any scikit-learn object in the pickle: keeps its constructor arguments and state."""
+
+    def __init__(self, *args: Any) -> None:
+        self.args = args
+        self.state: Any = None
+
+    def __setstate__(self, state: Any) -> None:
+        self.state = state
+
+
+def _new_obj(cls: type, *args: Any) -> Any:  # scikit-learn's `newObj(cls)` helper
+    return cls(*args)
+
+
+class _ArrayWrapper:
+    """joblib's NumpyArrayWrapper: its state says the shape and dtype of the raw bytes that follow."""
+
+    dtype: Any
+    shape: Any
+    order: str
+
+    def __setstate__(self, state: dict[str, Any]) -> None:
+        self.__dict__.update(state)
+
+
+class _RestrictedUnpickler(pickle._Unpickler):
+    """Reads a joblib pickle of numpy arrays and scikit-learn objects without importing either's classes.
+
+    Only numpy's `ndarray` and `dtype` are real; scikit-learn classes become `_State`; anything else
+    is refused. joblib writes each array's bytes right after its wrapper's BUILD opcode.
+    """
+
+    dispatch = dict(pickle._Unpickler.dispatch)  # type: ignore[attr-defined]
+
+    def find_class(self, module: str, name: str) -> Any:
+        if (module, name) == ("joblib.numpy_pickle", "NumpyArrayWrapper"):
+            return _ArrayWrapper
+        if module == "numpy" and name in ("ndarray", "dtype"):
+            return getattr(np, name)
+        if module.startswith("sklearn."):
+            return _new_obj if name == "newObj" else type(name, (_State,), {})
+        raise pickle.UnpicklingError(f"refusing {module}.{name}")
+
+    def load_build(self) -> None:
+        pickle._Unpickler.load_build(self)  # type: ignore[attr-defined]
+        wrapper = self.stack[-1]  # type: ignore[attr-defined]
+        if isinstance(wrapper, _ArrayWrapper):
+            dtype = np.dtype(wrapper.dtype)
+            if dtype.hasobject:
+                raise pickle.UnpicklingError("arrays of Python objects are refused")
+            if getattr(wrapper, "numpy_array_alignment_bytes", None) is not None:  # newer joblib pads
+                self.read(self.read(1)[0])  # type: ignore[attr-defined]
+            shape = [int(n) for n in wrapper.shape]
+            raw = self.read(int(np.prod(shape)) * dtype.itemsize)  # type: ignore[attr-defined]
+            flat = np.frombuffer(raw, dtype=dtype)
+            array = flat.reshape(shape, order="F") if wrapper.order == "F" else flat.reshape(shape)
+            self.stack[-1] = array  # type: ignore[attr-defined]
+
+    dispatch[pickle.BUILD[0]] = load_build  # type: ignore[assignment]
+
+
+def read_tree_file(handle: BinaryIO) -> tuple[list[str], np.ndarray]:
+    """The words and vectors of cnsyn's `words_tree_mini.m` (a dict of a BallTree and a word list)."""
+    loaded = _RestrictedUnpickler(handle).load()
+    words = loaded["words"]
+    vectors = loaded["model"].state[0]  # BallTree state: (data, idx_array, node_data, node_bounds, ...)
+    if not (isinstance(vectors, np.ndarray) and vectors.ndim == 2 and len(words) == len(vectors)):
+        raise ValueError("unexpected content in the word-vector file")
+    return [str(w) for w in words], vectors
+
+
+def _source_files() -> tuple[str, Path, Path]:
+    try:
+        dist = metadata.distribution(PACKAGE)
+    except metadata.PackageNotFoundError as exc:
+        raise LexiconMissing(f"the {PACKAGE} package is not installed (it is a dependency of jbqa)") from exc
+    # Located, not imported: importing cnsyn loads its pickle with scikit-learn.
+    tree, groups = Path(str(dist.locate_file(_TREE_FILE))), Path(str(dist.locate_file(_GROUPS_FILE)))
+    if not (tree.is_file() and groups.is_file()):
+        raise LexiconMissing(f"{PACKAGE} {dist.version} lacks {_TREE_FILE} or {_GROUPS_FILE}")
+    return dist.version, tree, groups
+
+
+def extract_lexicon(out_dir: Path) -> dict[str, Any]:
+    """Write the lexicon files from the installed cnsyn into `out_dir` (made afresh, atomically).
+
+    Runs at build time; it is the only place that reads cnsyn's pickle. Returns info.json's content.
+    """
+    version, tree, groups_path = _source_files()
+    with open(tree, "rb") as handle:
+        raw_words, raw_vectors = read_tree_file(handle)
+    keep: dict[str, int] = {}  # normalised word -> row of its first spelling
+    for row, word in enumerate(raw_words):
+        key = normalize_chars(word).strip()
+        if key and not any(c.isspace() for c in key):
+            keep.setdefault(key, row)
+    vectors = raw_vectors[list(keep.values())].astype(np.float32)
+    norms = np.linalg.norm(vectors, axis=1, keepdims=True)
+    vectors = (vectors / np.where(norms > 0, norms, 1.0)).astype(np.float16)
+    lines = groups_path.read_text(encoding="utf-8").splitlines()
+    if len(lines) <= _FIRST_CILIN_LINE:
+        raise LexiconMissing(f"{groups_path} is shorter than expected")
+    groups = []
+    for line in lines[_FIRST_CILIN_LINE:]:
+        group = list(dict.fromkeys(normalize_chars(w) for w in line.split()))
+        if len(group) > 1:
+            groups.append(" ".join(group))
+
+    out_dir = Path(out_dir)
+    out_dir.parent.mkdir(parents=True, exist_ok=True)
+    tmp = Path(tempfile.mkdtemp(dir=out_dir.parent, prefix=f".{out_dir.name}.tmp-"))
+    try:
+        np.save(tmp / "vectors.npy", vectors, allow_pickle=False)
+        (tmp / "words.txt").write_text("\n".join(keep) + "\n", encoding="utf-8")
+        (tmp / "thesaurus.txt").write_text("\n".join(groups) + "\n", encoding="utf-8")
+        info = {
+            "format_version": FORMAT_VERSION,
+            "source": {"package": PACKAGE, "version": version, "licence": PACKAGE_LICENCE,
+                       "files": [_TREE_FILE, f"{_GROUPS_FILE} (lines {_FIRST_CILIN_LINE + 1}-: HIT Tongyici Cilin)"]},
+            "words": len(keep),
+            "dim": int(vectors.shape[1]),
+            "groups": len(groups),
+            "vectors_sha256": _sha256(tmp / "vectors.npy"),
+        }
+        (tmp / "info.json").write_text(json.dumps(info, ensure_ascii=False, indent=2), encoding="utf-8")
+        if out_dir.exists():
+            shutil.rmtree(out_dir, ignore_errors=True)
+        try:
+            os.replace(tmp, out_dir)
+        except OSError:
+            if not _is_complete(out_dir):  # not another process's extraction that finished first
+                raise
+            shutil.rmtree(tmp, ignore_errors=True)
+    except BaseException:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise
+    return info
+
+
+def _sha256(path: Path) -> str:
+    digest = hashlib.sha256()
+    with open(path, "rb") as handle:
+        for block in iter(lambda: handle.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def default_lexicon_dir() -> Path:
+    """$JBQA_LEXICON, else ~/.cache/jbqa/lexicon/cnsyn-<version>-f<format> (XDG_CACHE_HOME respected)."""
+    if os.environ.get("JBQA_LEXICON"):
+        return Path(os.environ["JBQA_LEXICON"])
+    try:
+        version = metadata.version(PACKAGE)
+    except metadata.PackageNotFoundError:
+        version = "missing"
+    cache = Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache")
+    return cache / "jbqa" / "lexicon" / f"{PACKAGE}-{version}-f{FORMAT_VERSION}"
+
+
+def _is_complete(directory: Path) -> bool:
+    try:
+        info = json.loads((directory / "info.json").read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return False
+    return isinstance(info, dict) and info.get("format_version") == FORMAT_VERSION
+
+
+def ensure_lexicon(directory: Path | None = None) -> Path:
+    """Build-time step: extract the lexicon unless it is already there. Returns its folder."""
+    directory = Path(directory) if directory else default_lexicon_dir()
+    if not _is_complete(directory):
+        extract_lexicon(directory)
+    return directory
+
+
+# --- query time: plain files only ---------------------------------------------------------------
+
+
+def _has_cjk(word: str) -> bool:
+    return _CJK.search(word) is not None
+
+
+class Lexicon:
+    """Word similarity and soft coverage. Words are expected normalised by `normalize_chars`."""
+
+    def __init__(self, words: Sequence[str], vectors: np.ndarray, groups: Iterable[Sequence[str]] = ()) -> None:
+        if len(words) != len(vectors):
+            raise ValueError("one vector per word")
+        self._row = {w: i for i, w in enumerate(words)}
+        vectors = np.asarray(vectors)
+        norms = np.linalg.norm(vectors.astype(np.float32), axis=1, keepdims=True)
+        if not np.allclose(norms[norms > 0], 1.0, atol=1e-2):
+            vectors = vectors / np.where(norms > 0, norms, 1.0)
+        self._vectors = vectors
+        self.dim = int(vectors.shape[1])
+        lines: dict[str, list[int]] = {}
+        for g, group in enumerate(groups):
+            for w in dict.fromkeys(group):
+                lines.setdefault(w, []).append(g)
+        self._lines = {w: tuple(ids) for w, ids in lines.items()}
+        self._cache: dict[str, tuple[np.ndarray | None, tuple[int, ...]]] = {}
+
+    @classmethod
+    def load(cls, directory: Path | None = None, verify: bool = True) -> Lexicon:
+        """Read the extracted files (see `ensure_lexicon`); raises LexiconMissing if absent or damaged."""
+        directory = Path(directory) if directory else default_lexicon_dir()
+        if not _is_complete(directory):
+            raise LexiconMissing(f"no lexicon at {directory}; `jbqa build` extracts it")
+        info = json.loads((directory / "info.json").read_text(encoding="utf-8"))
+        if verify and _sha256(directory / "vectors.npy") != info["vectors_sha256"]:
+            raise LexiconMissing(f"{directory / 'vectors.npy'} is damaged; `jbqa build` extracts it again")
+        vectors = np.load(directory / "vectors.npy", allow_pickle=False)
+        words = (directory / "words.txt").read_text(encoding="utf-8").split("\n")[:-1]
+        groups = [line.split() for line in (directory / "thesaurus.txt").read_text(encoding="utf-8").splitlines()]
+        return cls(words, vectors, groups)
+
+    def __contains__(self, word: object) -> bool:
+        return word in self._row or word in self._lines
+
+    def in_thesaurus(self, word: str) -> bool:
+        return word in self._lines
+
+    def _entry(self, word: str) -> tuple[np.ndarray | None, tuple[int, ...]]:
+        """(unit vector or None, thesaurus lines) of a word, cached."""
+        hit = self._cache.get(word)
+        if hit is not None:
+            return hit
+        vector: np.ndarray | None = None
+        if _has_cjk(word):
+            row = self._row.get(word)
+            if row is not None:
+                vector = self._vectors[row].astype(np.float32)
+            else:
+                vector = self._composed(word)
+        entry = (vector, self._lines.get(word, ()))
+        if len(self._cache) >= _CACHE_LIMIT:
+            self._cache.clear()
+        self._cache[word] = entry
+        return entry
+
+    def _composed(self, word: str) -> np.ndarray | None:
+        import jieba
+
+        rows = [self._row[p] for p in jieba.lcut(word) if p != word and p in self._row]
+        if not rows:
+            rows = [self._row[c] for c in word if c in self._row]
+        if not rows:
+            return None
+        v = self._vectors[rows].astype(np.float32).mean(axis=0)
+        n = float(np.linalg.norm(v))
+        return v / n if n > 0 else None
+
+    def similarity(self, a: str, b: str) -> float:
+        """Closeness in meaning of two words, in [0, 1]."""
+        return float(self.similarity_matrix([a], [b])[0, 0])
+
+    def similarity_matrix(self, a_words: Sequence[str], b_words: Sequence[str]) -> np.ndarray:
+        """float32 array (len(a_words), len(b_words)) of `similarity`."""
+        a_entries = [self._entry(w) for w in a_words]
+        b_entries = [self._entry(w) for w in b_words]
+        sims = np.zeros((len(a_words), len(b_words)), dtype=np.float32)
+        a_rows = [i for i, (v, _) in enumerate(a_entries) if v is not None]
+        b_rows = [j for j, (v, _) in enumerate(b_entries) if v is not None]
+        if a_rows and b_rows:
+            a_mat = np.stack([a_entries[i][0] for i in a_rows])  # type: ignore[misc]
+            b_mat = np.stack([b_entries[j][0] for j in b_rows])  # type: ignore[misc]
+            sims[np.ix_(a_rows, b_rows)] = np.clip(a_mat @ b_mat.T, 0.0, 1.0)
+        a_known = np.array([bool(lines) for _, lines in a_entries], dtype=bool)
+        b_known = np.array([bool(lines) for _, lines in b_entries], dtype=bool)
+        if a_known.any() and b_known.any():
+            sims[np.ix_(a_known, b_known)] *= THESAURUS_DISCOUNT
+            # Same thesaurus line: a bit mask of the a-words on each line, looked up per b-word.
+            masks: dict[int, int] = {}
+            for i, (_, lines) in enumerate(a_entries):
+                for line in lines:
+                    masks[line] = masks.get(line, 0) | (1 << i)
+            for j, (_, lines) in enumerate(b_entries):
+                bits = 0
+                for line in lines:
+                    bits |= masks.get(line, 0)
+                i = 0
+                while bits:
+                    if bits & 1:
+                        sims[i, j] = 1.0
+                    bits >>= 1
+                    i += 1
+        a_index: dict[str, list[int]] = {}
+        for i, w in enumerate(a_words):
+            a_index.setdefault(w, []).append(i)
+        for j, w in enumerate(b_words):
+            for i in a_index.get(w, ()):
+                sims[i, j] = 1.0
+        return sims
+
+    def soft_coverage(self, question_words: Sequence[str], sentence_words: Sequence[str]) -> np.ndarray:
+        """For each question word, its best similarity to any sentence word: float32 (len(question_words),)."""
+        return self.soft_coverage_many(question_words, [sentence_words])[0]
+
+    def soft_coverage_many(
+        self, question_words: Sequence[str], sentences: Sequence[Sequence[str]]
+    ) -> np.ndarray:
+        """`soft_coverage` of many sentences at once: float32 (len(sentences), len(question_words)).
+
+        One matrix product over the sentences' distinct words, then a max per sentence.
+        """
+        vocab: dict[str, int] = {}
+        columns = [[vocab.setdefault(w, len(vocab)) for w in words] for words in sentences]
+        out = np.zeros((len(sentences), len(question_words)), dtype=np.float32)
+        if not vocab or not question_words:
+            return out
+        sims = self.similarity_matrix(question_words, list(vocab))
+        lengths = np.array([len(c) for c in columns])
+        filled = np.flatnonzero(lengths)
+        flat = np.fromiter((j for c in columns for j in c), dtype=np.intp, count=int(lengths.sum()))
+        starts = np.concatenate(([0], np.cumsum(lengths[filled])[:-1]))
+        out[filled] = np.maximum.reduceat(sims[:, flat], starts, axis=1).T
+        return out
+
+
+def weighted_coverage(coverage: np.ndarray, weights: Sequence[float] | np.ndarray) -> np.ndarray | float:
+    """Weighted mean of soft coverage over the question words (e.g. weights = their idf).
+
+    `coverage` is `soft_coverage`'s 1-d or `soft_coverage_many`'s 2-d result; 0 when all weights are 0.
+    """
+    w = np.asarray(weights, dtype=np.float32)
+    total = float(w.sum())
+    if total <= 0:
+        return 0.0 if coverage.ndim == 1 else np.zeros(coverage.shape[0], dtype=np.float32)
+    result = coverage @ w / total
+    return float(result) if coverage.ndim == 1 else result
+
+
+@lru_cache(maxsize=1)
+def default_lexicon() -> Lexicon:
+    """The lexicon of `default_lexicon_dir()`, loaded once per process (LexiconMissing if not extracted)."""
+    return Lexicon.load()
