@@ -177,6 +177,9 @@ def extract_lexicon(out_dir: Path) -> dict[str, Any]:
     out_dir.parent.mkdir(parents=True, exist_ok=True)
     tmp = Path(tempfile.mkdtemp(dir=out_dir.parent, prefix=f".{out_dir.name}.tmp-"))
     try:
+        mask = os.umask(0)
+        os.umask(mask)
+        tmp.chmod(0o777 & ~mask)  # mkdtemp makes it 0700; the lexicon is as readable as any new folder
         np.save(tmp / "vectors.npy", vectors, allow_pickle=False)
         (tmp / "words.txt").write_text("\n".join(keep) + "\n", encoding="utf-8")
         (tmp / "thesaurus.txt").write_text("\n".join(groups) + "\n", encoding="utf-8")

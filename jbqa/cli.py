@@ -72,7 +72,18 @@ def _build(corpus: Path, index_dir: Path, embedder: str, reader: NeuralReader | 
         if "replaced" in encoding:
             _warn(f"read {name} as {encoding}")
     _announce_embedder(index)
+    _prepare_lexicon()
     return index
+
+
+def _prepare_lexicon() -> None:
+    """Extract the word lexicon (jbqa.index.lexicon) once per machine, at build time."""
+    from jbqa.index.lexicon import LexiconMissing, ensure_lexicon
+
+    try:
+        ensure_lexicon()
+    except (LexiconMissing, OSError) as exc:
+        _warn(f"no word lexicon: {exc}")
 
 
 def open_index(index_dir: Path | None, embedder: str | None = None, reader: NeuralReader | None = None) -> LoadedIndex:

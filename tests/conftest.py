@@ -36,8 +36,15 @@ def jbqa() -> str:
     return found
 
 
+@pytest.fixture(scope="session")
+def _session_lexicon_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """Where builds extract the word lexicon during the tests (once per session)."""
+    return tmp_path_factory.mktemp("lexicon") / "lexicon"
+
+
 @pytest.fixture(autouse=True)
-def _isolated_home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    """Never touch the user's default index; never reach for a model hub."""
+def _isolated_home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, _session_lexicon_dir: Path) -> None:
+    """Never touch the user's default index or lexicon; never reach for a model hub."""
     monkeypatch.setenv("JBQA_INDEX", str(tmp_path / "default-index"))
+    monkeypatch.setenv("JBQA_LEXICON", str(_session_lexicon_dir))
     monkeypatch.setenv("HF_HUB_OFFLINE", "1")
