@@ -27,7 +27,6 @@ characters). Words without a CJK character (numbers, Latin) match only themselve
 
 from __future__ import annotations
 
-import hashlib
 import json
 import os
 import pickle
@@ -42,6 +41,7 @@ from typing import Any, BinaryIO
 
 import numpy as np
 
+from jbqa.index.checksum import sha256_file
 from jbqa.ingest.normalize import normalize_chars
 
 FORMAT_VERSION = 1
@@ -190,7 +190,7 @@ def extract_lexicon(out_dir: Path) -> dict[str, Any]:
             "words": len(keep),
             "dim": int(vectors.shape[1]),
             "groups": len(groups),
-            "vectors_sha256": _sha256(tmp / "vectors.npy"),
+            "vectors_sha256": sha256_file(tmp / "vectors.npy"),
         }
         (tmp / "info.json").write_text(json.dumps(info, ensure_ascii=False, indent=2), encoding="utf-8")
         if out_dir.exists():
@@ -205,14 +205,6 @@ def extract_lexicon(out_dir: Path) -> dict[str, Any]:
         shutil.rmtree(tmp, ignore_errors=True)
         raise
     return info
-
-
-def _sha256(path: Path) -> str:
-    digest = hashlib.sha256()
-    with open(path, "rb") as handle:
-        for block in iter(lambda: handle.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
 
 
 def default_lexicon_dir() -> Path:
@@ -277,7 +269,7 @@ class Lexicon:
         if not _is_complete(directory):
             raise LexiconMissing(f"no lexicon at {directory}; `jbqa build` extracts it")
         info = json.loads((directory / "info.json").read_text(encoding="utf-8"))
-        if verify and _sha256(directory / "vectors.npy") != info["vectors_sha256"]:
+        if verify and sha256_file(directory / "vectors.npy") != info["vectors_sha256"]:
             raise LexiconMissing(f"{directory / 'vectors.npy'} is damaged; `jbqa build` extracts it again")
         vectors = np.load(directory / "vectors.npy", allow_pickle=False)
         words = (directory / "words.txt").read_text(encoding="utf-8").split("\n")[:-1]

@@ -33,6 +33,7 @@ from typing import Any
 import numpy as np
 
 from jbqa.index.bm25 import K1, METHOD, B, BM25Index
+from jbqa.index.checksum import sha256_file
 from jbqa.index.dense import DenseIndex
 from jbqa.index.embedders import Embedder, OfflineEmbedder, load_embedder, resolve_embedder
 from jbqa.index.tokenize import TOKENIZER_NAME, Analysed, analyse, index_terms_from_tokens
@@ -288,18 +289,10 @@ def _umask() -> int:
     return mask
 
 
-def _sha256_of(path: Path) -> str:
-    digest = hashlib.sha256()
-    with open(path, "rb") as handle:
-        for block in iter(lambda: handle.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
-
-
 def file_checksums(directory: Path) -> dict[str, str]:
     """SHA-256 of every file of an index folder but the manifest and the build marker, by relative path."""
     return {
-        path.relative_to(directory).as_posix(): _sha256_of(path)
+        path.relative_to(directory).as_posix(): sha256_file(path)
         for path in sorted(directory.rglob("*"))
         if path.is_file() and path.name not in (MANIFEST, BUILD_MARKER)
     }
