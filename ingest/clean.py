@@ -26,6 +26,7 @@ _HEADING_MAX_CHARS = 40
 _DOUBLED_LINE_MAX = 400
 _TWO_PART_TITLE = re.compile(r"[\u4e00-\u9fff”] +[\u4e00-\u9fff“]")
 _WRAPPED_MEDIAN_MAX = 45  # median line length of a document wrapped at a column width
+_SPACE = re.compile(r"\s")
 
 
 @dataclass(frozen=True)
@@ -58,17 +59,16 @@ def undouble(line: str) -> list[int] | None:
             keep.append(i)
             i += 1
             continue
-        for k in range(1, (n - i) // 2 + 1):
-            run = line[i : i + k]
-            if any(c.isspace() for c in run):
-                return None
-            if run == line[i + k : i + 2 * k]:
-                keep.extend(range(i, i + k))
-                i += 2 * k
-                pairs += 1
-                break
-        else:
+        space = _SPACE.search(line, i)
+        longest = min((n - i) // 2, (space.start() if space else n) - i)  # a run holds no whitespace
+        k = line.find(line[i], i + 1, i + longest + 1) - i  # the copy starts with the run's first character
+        while k > 0 and not line.startswith(line[i : i + k], i + k):
+            k = line.find(line[i], i + k + 1, i + longest + 1) - i
+        if k <= 0:
             return None
+        keep.extend(range(i, i + k))
+        i += 2 * k
+        pairs += 1
     cjk = sum(1 for j in keep if "\u4e00" <= line[j] <= "\u9fff")
     return keep if pairs >= 1 and cjk >= 2 else None  # a number like 2020 is no doubled run
 
