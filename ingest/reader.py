@@ -44,8 +44,9 @@ def read_source(path: Path, root: Path | None = None) -> SourceText:
         real = path.resolve(strict=True)
         if root is not None and root.resolve() not in real.parents:
             raise UnreadableFile("a link to a file outside the corpus folder")
-        # O_NONBLOCK: opening a FIFO returns at once instead of waiting for a writer.
-        fd = os.open(real, os.O_RDONLY | getattr(os, "O_NONBLOCK", 0))
+        # O_NONBLOCK: opening a FIFO returns at once instead of waiting for a writer. O_NOFOLLOW:
+        # a link put in place of the checked path since is refused, not followed.
+        fd = os.open(real, os.O_RDONLY | getattr(os, "O_NONBLOCK", 0) | getattr(os, "O_NOFOLLOW", 0))
     except FileNotFoundError as exc:
         raise UnreadableFile("file vanished before it could be read") from exc
     except OSError as exc:
