@@ -18,7 +18,6 @@ from jbqa.answerer.candidates import Candidate, CorpusView, gather
 from jbqa.answerer.features import QuestionTerms, question_terms, sentence_features
 from jbqa.answerer.model import ReaderModel, abstain_row
 from jbqa.answerer.question import validate_question
-from jbqa.answerer.qwords import find_question_word
 from jbqa.answerer.terms import TermStats
 from jbqa.index.store import LoadedIndex
 from jbqa.ingest.clean import clean_inline
@@ -208,7 +207,7 @@ def with_qualifier(quote: str, span: tuple[int, int]) -> tuple[int, int]:
 
 def _conflicting(q: QuestionTerms, answers: list[Answer]) -> bool:
     """Different figures from different sources, for a question that asks how many or how much."""
-    if find_question_word(q.normalized).category not in _COUNTED or not answers:
+    if q.qword.category not in _COUNTED or not answers:
         return False
     figures = {(a.source, normalize_chars(a.answer)) for a in answers if a.answer}
     return len({f for _, f in figures}) > 1 and len({s for s, _ in figures}) > 1
