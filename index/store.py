@@ -16,6 +16,7 @@ build removes the unlocked ones that killed builds left behind.
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
 import os
@@ -337,15 +338,20 @@ def _remove_stale_temp_dirs(index_dir: Path) -> None:
     """Remove the temporary folders of `index_dir` that killed builds left behind: only folders
     that hold the build marker, which every build writes first into its own.
 
-    A running build locks its folder; a folder newer than this process may belong to a build that
-    has not locked it yet. Both are kept.
+    An empty one is removed too: a build killed between making its folder and writing the marker
+    leaves it so (`rmdir` removes nothing else). A running build locks its folder; a folder newer
+    than this process may belong to a build that has not locked it yet. Both are kept.
     """
     prefix = _temp_prefix(index_dir)
     for path in index_dir.parent.iterdir():
         if not path.name.startswith(prefix):
             continue
         try:
-            if path.is_symlink() or not (path / BUILD_MARKER).is_file() or path.stat().st_mtime >= _STARTED:
+            if path.is_symlink() or path.stat().st_mtime >= _STARTED:
+                continue
+            if not (path / BUILD_MARKER).is_file():
+                with contextlib.suppress(OSError):  # not empty: not known to be ours
+                    path.rmdir()
                 continue
             with _locked(path) as free:
                 if free:

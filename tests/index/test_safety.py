@@ -129,14 +129,17 @@ def test_stale_folders_are_removed_only_when_a_build_made_them(tmp_path: Path) -
     ours = tmp_path / f"{_temp_prefix(index_dir)}dead"
     ours.mkdir()
     (ours / BUILD_MARKER).touch()
+    killed_early = tmp_path / f"{_temp_prefix(index_dir)}early"  # killed before it wrote the marker
+    killed_early.mkdir()
     theirs = tmp_path / f"{_temp_prefix(index_dir)}mine"
     theirs.mkdir()
     (theirs / "keep.txt").write_text(USER_TEXT, encoding="utf-8")
     old = 1_000_000_000
-    for path in (ours, theirs):
+    for path in (ours, killed_early, theirs):
         os.utime(path, (old, old))
     _remove_stale_temp_dirs(index_dir)
     assert not ours.exists()
+    assert not killed_early.exists()
     assert (theirs / "keep.txt").read_text(encoding="utf-8") == USER_TEXT
 
 
