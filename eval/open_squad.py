@@ -28,18 +28,22 @@ def document_name(number: int) -> str:
 
 
 def write_corpus(contexts: list[SquadContext], folder: Path) -> list[str]:
-    """One UTF-8 document per context, its title as the first line; their file names, in order."""
+    """One UTF-8 document per context, its title as the first line, then a blank line (so that
+    ingest keeps the title a heading, not the start of the first sentence); their file names."""
     folder.mkdir(parents=True, exist_ok=True)
     names = []
     for number, context in enumerate(contexts):
         name = document_name(number)
-        (folder / name).write_text(f"{context.title}\n{context.context}\n", encoding="utf-8")
+        (folder / name).write_text(f"{context.title}\n\n{context.context}\n", encoding="utf-8")
         names.append(name)
     return names
 
 
+LAYOUT_VERSION = 2  # 2: a blank line after the title
+
+
 def _cache_key(files: list[Path], holdout_every: int, limit: int | None) -> str:
-    digest = hashlib.sha256(f"{FORMAT_VERSION}:{holdout_every}:{limit}".encode())
+    digest = hashlib.sha256(f"{FORMAT_VERSION}:{LAYOUT_VERSION}:{holdout_every}:{limit}".encode())
     for path in files:
         digest.update(hashlib.sha256(path.read_bytes()).digest())
     return digest.hexdigest()[:16]

@@ -10,6 +10,7 @@ from click.testing import CliRunner
 
 from jbqa.cli import main
 from jbqa.eval.open_squad import prepare
+from jbqa.index.store import load_index
 
 CONTEXTS = [
     ("青石镇", "青石镇位于大河下游，1952年建成第一座石桥。镇上共有小学4所，居民约三千人。"),
@@ -44,6 +45,9 @@ def test_every_kth_context_is_left_out_and_its_questions_expect_a_refusal(squad_
     assert data.documents == 2 and data.left_out == 2
     documents = {p.read_text(encoding="utf-8").splitlines()[0] for p in data.corpus.iterdir()}
     assert documents == {"青石镇", "云台山"}  # titles are the first lines; 白沙湖 and 金沙港 are left out
+    index = load_index(data.index)
+    first_sentences = {p.sentence_text(p.sentences[0]) for p in index.passages if p.id.endswith("#0")}
+    assert first_sentences == {"青石镇", "云台山"}  # the title is a heading, not glued to the text
     refused = {i.id for i in data.items if not i.answerable}
     assert refused == {"白沙湖-0", "金沙港-0"}
     again = prepare(squad_file, tmp_path / "cache", holdout_every=2)
