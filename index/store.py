@@ -389,6 +389,9 @@ def _remove_backup(backup: Path) -> None:
     never blocks a later swap."""
     if backup.is_symlink() or not backup.exists():
         return
+    if backup.is_dir() and not any(backup.iterdir()):  # an empty folder swapped aside: rmdir removes nothing else
+        backup.rmdir()
+        return
     if not is_jbqa_index(backup):
         raise IndexPathRefused(f"refusing to replace {backup}: it is not a jbqa index; move it away and build again")
     shutil.rmtree(backup, ignore_errors=True)

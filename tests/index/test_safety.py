@@ -155,3 +155,28 @@ def test_a_foreign_folder_at_the_backup_name_is_never_deleted(tmp_path: Path) ->
         build_index(corpus, index_dir, "offline")
     assert (backup / "keep.txt").read_text(encoding="utf-8") == USER_TEXT
     assert (index_dir / "manifest.json").is_file()  # the index that was there is intact
+
+
+def _small_corpus(tmp: Path) -> Path:
+    corpus = tmp / "corpus"
+    corpus.mkdir()
+    (corpus / "a.txt").write_text("江北区位于长江与嘉陵江交汇处的北岸。全区面积约二百平方公里。\n" * 5, encoding="utf-8")
+    return corpus
+
+
+def test_an_empty_folder_becomes_the_index_and_later_builds_replace_it(tmp_path: Path) -> None:
+    corpus, index_dir = _small_corpus(tmp_path), tmp_path / "index"
+    index_dir.mkdir()
+    build_index(corpus, index_dir, "offline")
+    assert (index_dir / "manifest.json").is_file()
+    assert not _backup_path(index_dir).exists()  # the empty folder was not set aside to block the next swap
+    build_index(corpus, index_dir, "offline")
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["corpus", "index"]
+
+
+def test_an_empty_folder_at_the_backup_name_is_removed_not_refused(tmp_path: Path) -> None:
+    corpus, index_dir = _small_corpus(tmp_path), tmp_path / "index"
+    build_index(corpus, index_dir, "offline")
+    _backup_path(index_dir).mkdir()  # what an empty folder swapped aside leaves: no data of anyone's
+    build_index(corpus, index_dir, "offline")
+    assert not _backup_path(index_dir).exists()
