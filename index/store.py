@@ -406,18 +406,44 @@ class BuildRunning(IndexUnusable):
 LOCK_WAIT_SECONDS = 10.0
 
 
+LOCK_MARK = b"jbqa build lock\n"  # what a lock file that jbqa created holds
+
+
+def _open_lock(path: Path) -> int:
+    """Open the lock file, creating it (with LOCK_MARK) if it is not there; an existing file is
+    opened as it is, never truncated."""
+    try:
+        fd = os.open(path, os.O_RDWR | os.O_CREAT | os.O_EXCL, 0o666)
+    except FileExistsError:  # read-only and non-blocking: whatever is there is only locked and read
+        return os.open(path, os.O_RDONLY | getattr(os, "O_NONBLOCK", 0))
+    os.write(fd, LOCK_MARK)
+    return fd
+
+
+def _is_our_lock(fd: int) -> bool:
+    try:
+        return os.pread(fd, len(LOCK_MARK) + 1, 0) == LOCK_MARK
+    except OSError:  # a folder, or something else that cannot be read like a file
+        return False
+
+
 @contextmanager
 def build_lock(index_dir: Path, wait: float = 0.0, remove: bool = False) -> Iterator[bool]:
     """Hold the lock that builds of `index_dir` take (a file beside it); yields whether it was had
     within `wait` seconds. With `remove`, the lock file is deleted before it is let go (a build
-    leaves nothing behind); a waiter that then holds a deleted file tries again."""
+    leaves nothing behind), if it holds what jbqa writes into the lock files it creates: a file of
+    someone else's at that name is locked but kept. A waiter that then holds a deleted file tries
+    again."""
     if fcntl is None:
         yield True
         return
     path = index_dir.parent / f".{index_dir.name}.lock"
     deadline = time.monotonic() + wait
     while True:
-        fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o666)
+        try:
+            fd = _open_lock(path)
+        except FileNotFoundError:  # deleted between the two opens by the build that held it
+            continue
         try:
             fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except OSError:
@@ -437,7 +463,7 @@ def build_lock(index_dir: Path, wait: float = 0.0, remove: bool = False) -> Iter
         try:
             yield True
         finally:
-            if remove:
+            if remove and _is_our_lock(fd):
                 path.unlink(missing_ok=True)
             os.close(fd)
         return

@@ -180,3 +180,12 @@ def test_an_empty_folder_at_the_backup_name_is_removed_not_refused(tmp_path: Pat
     _backup_path(index_dir).mkdir()  # what an empty folder swapped aside leaves: no data of anyone's
     build_index(corpus, index_dir, "offline")
     assert not _backup_path(index_dir).exists()
+
+
+def test_a_file_of_yours_at_the_lock_name_is_kept(tmp_path: Path) -> None:
+    corpus, index_dir = _small_corpus(tmp_path), tmp_path / "index"
+    lock = tmp_path / ".index.lock"
+    lock.write_text(USER_TEXT, encoding="utf-8")
+    build_index(corpus, index_dir, "offline")
+    assert lock.read_text(encoding="utf-8") == USER_TEXT
+    assert (index_dir / "manifest.json").is_file()
