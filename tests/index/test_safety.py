@@ -189,3 +189,17 @@ def test_a_file_of_yours_at_the_lock_name_is_kept(tmp_path: Path) -> None:
     build_index(corpus, index_dir, "offline")
     assert lock.read_text(encoding="utf-8") == USER_TEXT
     assert (index_dir / "manifest.json").is_file()
+
+
+@pytest.mark.parametrize("case", ["folder with a user file", "regular file", "symlink to a folder"])
+def test_jbqa_lexicon_pointing_at_user_data_is_refused_and_kept(tmp_path: Path, case: str) -> None:
+    home = tmp_path / "home"
+    home.mkdir()
+    target, kept = CASES[case](home)
+    before = _snapshot(home)
+    args = ["build", "--corpus", str(_small_corpus(tmp_path)), "--index", str(tmp_path / "index"), "--embedder", "offline"]
+    result = CliRunner().invoke(main, args, env={"JBQA_LEXICON": str(target)})
+    assert result.exit_code == 0, result.output  # the index is built; only the lexicon is not written there
+    assert f"refusing to write the word lexicon at {target}" in result.stderr
+    assert _snapshot(home) == before
+    assert kept.read_text(encoding="utf-8") == USER_TEXT
