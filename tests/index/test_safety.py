@@ -98,17 +98,24 @@ def test_the_cli_refuses_what_is_not_an_index_and_loses_nothing(
     assert kept.read_text(encoding="utf-8")
 
 
-@pytest.mark.parametrize("case", ["folder with a user file", "regular file", "symlink to a folder"])
-@pytest.mark.parametrize("command", [["ask", "金融机构有多少家"], ["eval"], ["serve", "--port", "0"]])
+@pytest.mark.parametrize("case", CASES)
+@pytest.mark.parametrize("command", [["build", "--embedder", "offline"], ["ask", "金融机构有多少家"], ["eval"],
+                                     ["serve", "--port", "0"]])
 def test_jbqa_index_pointing_at_user_data_is_refused_not_built_over(
-    tmp_path: Path, case: str, command: list[str]
+    tmp_path: Path, case: str, command: list[str], monkeypatch: pytest.MonkeyPatch
 ) -> None:
     target, kept = CASES[case](tmp_path)
+    if case in ("the corpus folder", "inside the corpus"):  # the default index's corpus is the bundled one
+        corpus = target if case == "the corpus folder" else target.parent
+        monkeypatch.setattr("jbqa.cli.BUNDLED_CORPUS", corpus)
+        if command[0] == "build":
+            command = [*command, "--corpus", str(corpus)]
     before = _snapshot(tmp_path)
     result = CliRunner().invoke(main, command, env={"JBQA_INDEX": str(target), "JBQA_EMBEDDER": "offline"})
     assert result.exit_code != 0
     assert str(target) in result.output and "Traceback" not in result.output
     assert _snapshot(tmp_path) == before
+    assert kept.read_text(encoding="utf-8")
 
 
 def test_jbqa_index_inside_the_bundled_corpus_is_refused(tmp_path: Path) -> None:
