@@ -421,3 +421,23 @@ def test_the_page_has_no_serious_accessibility_violations(open_chat: OpenChat, b
     ]
     (ARTIFACTS / "axe.json").write_text(json.dumps(result["violations"], ensure_ascii=False, indent=1), encoding="utf-8")
     assert serious == []
+
+
+def test_only_new_answers_are_announced(open_chat: OpenChat, base_url: str) -> None:
+    """One polite live region says how many quotes a new answer has; the conversation itself is not
+    live, and a conversation restored from the browser is not read out again."""
+    from playwright.sync_api import expect
+
+    page, watch = open_chat(base_url, **DESKTOP)
+    announce = page.locator("[aria-live]:not(#hint)")
+    expect(announce).to_have_count(1)
+    assert page.locator("#log").get_attribute("aria-live") is None
+    expect(announce).to_have_text("")
+    reply = ask(page, QUESTION)
+    expect(announce).to_have_text(f"已找到 {reply.locator('.quote-card').count()} 段原文。")
+    page.reload()
+    page.wait_for_selector("#index-info:not(:empty)")
+    expect(page.locator(".turn")).to_have_count(1)  # restored ...
+    expect(announce).to_have_text("")  # ... and not announced
+    page.get_by_role("button", name="新对话").click()
+    watch.assert_clean()
