@@ -31,6 +31,7 @@ from jbqa.index.store import (
     build_index,
     file_checksums,
     index_exists,
+    is_jbqa_index,
     load_index,
 )
 
@@ -571,3 +572,67 @@ def test_a_backup_that_cannot_be_deleted_never_blocks_later_builds(
     assert not (tmp_path / ".index.previous").exists()
     assert [p.name for p in tmp_path.iterdir() if "stuck" in p.name]  # set aside, not in the way
     assert_answers(load_index(index_dir))
+
+
+# --- folders this process may not write, with file permissions enforced ----------------------
+
+
+def without_override(command: list[str]) -> list[str]:
+    """`command` as a process that file permissions apply to: for root, setpriv drops the
+    capabilities that bypass them (root's own files are then read-only where their mode says so)."""
+    if os.geteuid() != 0:
+        return command
+    setpriv = shutil.which("setpriv")
+    if setpriv is None:
+        pytest.skip("running as root without setpriv: permissions cannot be enforced")
+    return [setpriv, "--bounding-set=-dac_override,-dac_read_search,-fowner", *command]
+
+
+def cli_build_unprivileged(jbqa: str, corpus: Path, index_dir: Path) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        without_override([jbqa, "build", "--corpus", str(corpus), "--index", str(index_dir), "--embedder", "offline"]),
+        capture_output=True, text=True, env=child_env(), timeout=BUILD_SECONDS,
+    )
+
+
+@pytest.mark.slow
+def test_a_build_into_a_folder_it_may_not_write_is_one_line_and_keeps_the_index(
+    jbqa: str, small_corpus: Path, tmp_path: Path
+) -> None:
+    parent = tmp_path / "readonly"
+    parent.mkdir()
+    index_dir = parent / "index"
+    built = build_index(small_corpus, index_dir, "offline")
+    before = sorted(p.name for p in parent.iterdir())
+    parent.chmod(0o555)
+    try:
+        done = cli_build_unprivileged(jbqa, small_corpus, index_dir)
+    finally:
+        parent.chmod(0o755)
+    assert done.returncode == 1 and "Traceback" not in done.stderr
+    errors = [line for line in done.stderr.splitlines() if line.startswith("Error: ")]
+    assert len(errors) == 1 and "cannot write the index" in errors[0] and "Permission denied" in errors[0], done.stderr
+    assert sorted(p.name for p in parent.iterdir()) == before
+    assert load_index(index_dir).manifest["built_at"] == built.manifest["built_at"]
+
+
+@pytest.mark.slow
+def test_a_read_only_index_folder_never_blocks_later_builds(jbqa: str, small_corpus: Path, tmp_path: Path) -> None:
+    """Its files cannot be deleted, so the previous index, swapped aside, is renamed out of the way."""
+    index_dir = tmp_path / "index"
+    build_index(small_corpus, index_dir, "offline")
+    read_only = [index_dir, *(p for p in index_dir.rglob("*") if p.is_dir())]
+    for folder in read_only:
+        folder.chmod(0o555)
+    try:
+        for _ in range(2):
+            done = cli_build_unprivileged(jbqa, small_corpus, index_dir)
+            assert done.returncode == 0, done.stderr
+            assert_answers(load_index(index_dir))
+        assert not backup_of(index_dir).exists()
+        stuck = [p for p in tmp_path.iterdir() if "stuck" in p.name]
+        assert len(stuck) == 1 and is_jbqa_index(stuck[0])  # the first index, renamed aside once
+    finally:
+        for folder in tmp_path.rglob("*"):
+            if folder.is_dir() and not folder.is_symlink():
+                folder.chmod(0o755)
