@@ -86,6 +86,17 @@ DOCS_CONTENT_SECURITY_POLICY = "; ".join(
 )
 
 
+BUSY_DETAIL = "the server is busy; please try again in a moment"
+BUSY_RETRY_AFTER = "2"
+
+
+def busy_response(close: bool = False) -> JSONResponse:
+    """The JSON 503 for a server that has no place for the request now (with `close`, it also ends
+    the connection)."""
+    headers = {"Retry-After": BUSY_RETRY_AFTER, **({"Connection": "close"} if close else {})}
+    return JSONResponse({"detail": BUSY_DETAIL}, status_code=503, headers=headers)
+
+
 class RequestLimit:
     """At most `limit` requests in the app at once; the next ones wait up to `wait_seconds` for a
     place, then get a JSON 503 with Retry-After (inside SecurityHeaders, so it has its headers)."""
@@ -102,8 +113,7 @@ class RequestLimit:
         try:
             await asyncio.wait_for(self._places.acquire(), self.wait_seconds)
         except TimeoutError:
-            detail = "the server is busy; please try again in a moment"
-            await JSONResponse({"detail": detail}, status_code=503, headers={"Retry-After": "2"})(scope, receive, send)
+            await busy_response()(scope, receive, send)
             return
         try:
             await self.app(scope, receive, send)

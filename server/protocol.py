@@ -2,7 +2,12 @@
 all arrived within REQUEST_READ_SECONDS of its first byte (or of the connection, for a connection
 that sends nothing) is closed. uvicorn itself times out only idle kept-alive connections, so a
 client that sends half a request would hold its connection, and a place under the connection
-limit, for ever."""
+limit, for ever.
+
+Beyond the connection limit (uvicorn's `limit_concurrency`) the request gets the same JSON 503 as
+the app's own request queue, with Retry-After and the security headers, instead of uvicorn's
+plain-text one; the connection is then closed.
+"""
 
 from __future__ import annotations
 
@@ -10,7 +15,10 @@ import asyncio
 from typing import Any
 
 import h11
+from starlette.types import ASGIApp, Receive, Scope, Send
 from uvicorn.protocols.http.h11_impl import H11Protocol
+
+from jbqa.server.middleware import SecurityHeaders, busy_response
 
 REQUEST_READ_SECONDS = 5.0
 _REQUEST_READ = (h11.DONE, h11.MUST_CLOSE, h11.CLOSED, h11.ERROR)  # the client's side of a cycle is over
@@ -22,6 +30,22 @@ class DeadlineH11Protocol(H11Protocol):
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         self._deadline: asyncio.TimerHandle | None = None
+        # The limit is checked here, by the same rule as uvicorn's, so that the refusal is ours.
+        self.connection_limit, self.limit_concurrency = self.limit_concurrency, None
+        self.app = self._limited(self.app)
+
+    def _limited(self, app: ASGIApp) -> ASGIApp:
+        busy = SecurityHeaders(busy_response(close=True))
+
+        async def limited(scope: Scope, receive: Receive, send: Send) -> None:
+            limit = self.connection_limit
+            # This request's own task is among the tasks already (uvicorn counts before adding it).
+            if limit is not None and (len(self.connections) >= limit or len(self.tasks) > limit):
+                await busy(scope, receive, send)
+            else:
+                await app(scope, receive, send)
+
+        return limited
 
     def connection_made(self, transport: asyncio.Transport) -> None:  # type: ignore[override]
         super().connection_made(transport)
