@@ -26,6 +26,7 @@ class LoadResult:
     errors: int = 0
     error_samples: list[str] = field(default_factory=list)
     latencies_ms: list[float] = field(default_factory=list)
+    statuses: dict[str, int] = field(default_factory=dict)  # HTTP status, or the exception's name -> count
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -35,6 +36,9 @@ class LoadResult:
             "errors": self.errors,
             "error_samples": self.error_samples[:5],
             "throughput_rps": round(self.requests / self.seconds, 2) if self.seconds else 0.0,
+            "answered": self.requests - self.errors,
+            "answered_rps": round((self.requests - self.errors) / self.seconds, 2) if self.seconds else 0.0,
+            "statuses": dict(sorted(self.statuses.items())),
             "latency_ms_p50": round(percentile(self.latencies_ms, 50), 2),
             "latency_ms_p99": round(percentile(self.latencies_ms, 99), 2),
         }
@@ -47,10 +51,15 @@ async def _client(base_url: str, questions: itertools.cycle[str], deadline: floa
             started = time.perf_counter()
             try:
                 response = await http.post("/api/ask", json={"question": question})
+                status = str(response.status_code)
+                if response.status_code == 503 and "retry-after" not in response.headers:
+                    status += " without Retry-After"
                 ok = response.status_code == 200 and "answers" in response.json()
                 detail = f"HTTP {response.status_code}: {response.text[:200]}"
             except (httpx.HTTPError, json.JSONDecodeError) as exc:
+                status = exc.__class__.__name__
                 ok, detail = False, f"{exc.__class__.__name__}: {exc}"
+            result.statuses[status] = result.statuses.get(status, 0) + 1
             result.latencies_ms.append((time.perf_counter() - started) * 1000)
             result.requests += 1
             if not ok:
