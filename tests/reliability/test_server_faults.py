@@ -249,13 +249,13 @@ def test_an_idle_kept_alive_connection_is_closed_after_the_keep_alive_time(live_
     assert b"HTTP/1.1" not in rest
 
 
-STALLED = 300
+STALLED = 500
 
 
 @pytest.mark.slow
 def test_stalled_connections_do_not_lock_anyone_out(live_server: Any) -> None:
-    """Hundreds of connections that send half a request line: others are still answered, and the
-    stalled ones are closed once their read deadline passes."""
+    """500 connections that send half a request line: others are still answered (p99 under 1 s: of
+    20 questions, the slowest), and the stalled ones are closed once their read deadline passes."""
     held: list[socket.socket] = []
     try:
         for _ in range(STALLED):
