@@ -13,10 +13,12 @@ import fastapi_offline
 import uvicorn
 from fastapi import FastAPI, Request
 from fastapi.concurrency import run_in_threadpool
+from fastapi.exception_handlers import http_exception_handler
 from fastapi.exceptions import RequestValidationError
 from fastapi.openapi.docs import get_redoc_html, get_swagger_ui_html
-from fastapi.responses import FileResponse, HTMLResponse, JSONResponse
+from fastapi.responses import FileResponse, HTMLResponse, JSONResponse, Response
 from fastapi.staticfiles import StaticFiles
+from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from jbqa import __version__
 from jbqa.answerer import Answerer
@@ -64,6 +66,16 @@ async def _invalid_request(request: Request, exc: RequestValidationError) -> JSO
     return JSONResponse({"detail": detail}, status_code=422)
 
 
+async def _http_error(request: Request, exc: StarletteHTTPException) -> Response:
+    """FastAPI's own HTTP errors, but a body it could not parse as JSON at all (bytes that are not
+    UTF-8, nesting too deep for the parser) gets the same 422 as any other malformed JSON, not a 400."""
+    if exc.status_code == 400 and isinstance(exc.__cause__, UnicodeError | RecursionError | ValueError):
+        why = {UnicodeDecodeError: "body is not UTF-8", RecursionError: "JSON nested too deeply"}
+        msg = why.get(type(exc.__cause__), "JSON decode error")
+        return JSONResponse({"detail": [{"type": "json_invalid", "loc": ["body"], "msg": msg}]}, status_code=422)
+    return await http_exception_handler(request, exc)
+
+
 async def _internal_error(request: Request, exc: Exception) -> JSONResponse:
     # The server still logs the exception; the client gets no stack trace.
     return JSONResponse({"detail": "internal server error"}, status_code=500)
@@ -97,6 +109,7 @@ def create_app(index: LoadedIndex, settings: Settings | None = None, reader: Neu
     _serve_api_docs(app)
 
     app.add_exception_handler(RequestValidationError, _invalid_request)  # type: ignore[arg-type]
+    app.add_exception_handler(StarletteHTTPException, _http_error)  # type: ignore[arg-type]
     app.add_exception_handler(Exception, _internal_error)
     app.add_middleware(BodySizeLimit, max_bytes=settings.max_body_bytes)
     app.add_middleware(RequestLimit, limit=LIMIT_REQUESTS, wait_seconds=QUEUE_SECONDS)

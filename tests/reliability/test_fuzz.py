@@ -166,7 +166,7 @@ def test_any_bytes_get_a_clear_4xx(client: TestClient) -> None:
     def check(raw: bytes, content_type: str) -> None:
         headers = {"Content-Type": content_type} if content_type else {}
         response = client.post("/api/ask", content=raw, headers=headers)
-        assert_clean_refusal_or_answer(response, {200, 400, 413, 415, 422})
+        assert_clean_refusal_or_answer(response, {200, 422})  # one status for whatever is not the JSON asked for
 
     check()
 

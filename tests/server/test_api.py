@@ -123,12 +123,13 @@ BAD_RAW_BODIES = {
 @pytest.mark.parametrize("body", BAD_RAW_BODIES.values(), ids=BAD_RAW_BODIES.keys())
 def test_malformed_bodies_get_a_clear_4xx(client: TestClient, body: bytes) -> None:
     response = client.post("/api/ask", content=body, headers={"Content-Type": "application/json"})
-    assert_clear_4xx(response)
+    assert_clear_4xx(response, 422)  # one status for every body that is not the JSON asked for
+    assert all({"type", "loc", "msg"} <= error.keys() for error in response.json()["detail"])
 
 
 def test_a_body_that_is_not_json_gets_a_clear_4xx(client: TestClient) -> None:
     response = client.post("/api/ask", content=f"question={QUESTION}", headers={"Content-Type": "text/plain"})
-    assert_clear_4xx(response)
+    assert_clear_4xx(response, 422)
 
 
 def test_wrong_method_gets_a_json_405(client: TestClient) -> None:
