@@ -441,3 +441,14 @@ def test_only_new_answers_are_announced(open_chat: OpenChat, base_url: str) -> N
     expect(announce).to_have_text("")  # ... and not announced
     page.get_by_role("button", name="新对话").click()
     watch.assert_clean()
+
+
+def test_repeated_buttons_have_their_own_accessible_names(open_chat: OpenChat, base_url: str) -> None:
+    page, watch = open_chat(base_url, **DESKTOP)
+    cards = ask(page, QUESTION).locator(".quote-card")
+    assert cards.count() >= 2
+    names = [button.get_attribute("aria-label") or button.inner_text()
+             for button in cards.locator("button").all()]
+    assert len(names) == len(set(names)), names  # 查看上下文：引文 1, 查看上下文：引文 2, ...
+    assert all(f"引文 {i + 1}" in names[2 * i] for i in range(cards.count())), names
+    watch.assert_clean()
