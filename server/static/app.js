@@ -88,7 +88,11 @@
 
   function sourceLabel(a) {
     const label = el("span", "source");
-    if (a.title) label.append(el("span", "title", dated(a)));
+    if (a.title) {
+      const title = el("span", "title", a.title);
+      title.append(el("span", "date", `（${a.date || "日期不详"}）`)); // a date is never broken over two lines
+      label.append(title);
+    }
     label.append(el("span", "file", a.source), el("span", "lines", lineLabel(a)));
     return label;
   }
