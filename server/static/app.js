@@ -218,8 +218,10 @@
 
   function renderContext(container, a, data, radius) {
     const head = el("div", "context-head");
-    const name = a.title ? `${dated(a)} · ${data.file}` : data.file;
-    head.append(el("span", "context-title", `${name} · 第 ${data.line_start}–${data.line_end} 行（共 ${data.total_lines} 行）`));
+    const title = el("span", "context-title", a.title || "");
+    if (a.title) title.append(el("span", "date", `（${a.date || "日期不详"}）`), " · ");
+    title.append(`${data.file} · 第 ${data.line_start}–${data.line_end} 行（共 ${data.total_lines} 行）`);
+    head.append(title);
     if (data.line_start > 1 || data.line_end < data.total_lines) {
       const more = button("显示更多", "action small");
       more.addEventListener("click", () => loadContext(container, a, radius + MORE_LINES));

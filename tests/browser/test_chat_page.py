@@ -284,7 +284,8 @@ def test_phone_screen_has_no_horizontal_overflow(open_chat: OpenChat, base_url: 
     expect(page.locator("#question")).to_be_in_viewport()
     expect(page.locator("#send")).to_be_in_viewport()
     # A document's date may wrap as a whole onto the next line, never break inside (2020-/05).
-    line_boxes = page.locator(".source .date").evaluate_all("nodes => nodes.map(n => n.getClientRects().length)")
+    line_boxes = page.locator(".date").evaluate_all("nodes => nodes.map(n => n.getClientRects().length)")
+    assert page.locator(".context-title .date").count() == 1
     assert line_boxes and set(line_boxes) == {1}, line_boxes
     card.get_by_role("button", name="收起上下文").click()
     page.evaluate("window.scrollTo(0, 0)")
