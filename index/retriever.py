@@ -1,10 +1,10 @@
-"""Hybrid retrieval: BM25 over jieba tokens and dense FAISS search, fused by reciprocal rank."""
+"""Hybrid retrieval: BM25 over jieba tokens and dense FAISS search, fused by weighted scores."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 
-from jbqa.index.fusion import reciprocal_rank_fusion
+from jbqa.index.fusion import DENSE_WEIGHT, weighted_fusion
 from jbqa.index.store import LoadedIndex
 from jbqa.index.tokenize import index_terms
 
@@ -14,7 +14,7 @@ CANDIDATE_DEPTH = 50
 @dataclass(frozen=True)
 class Hit:
     passage: int  # position in LoadedIndex.passages
-    score: float  # fused RRF score
+    score: float  # fused score
     bm25_rank: int | None  # rank in either list, from 1; None when absent
     dense_rank: int | None
     bm25_score: float = 0.0  # BM25 score over the question's best BM25 score (0..1)
@@ -29,7 +29,7 @@ def hybrid_search(index: LoadedIndex, question: str, k: int = 8, depth: int = CA
     top_bm25 = sparse[0][1] if sparse else 1.0
     sparse_rank = {doc: (r, s / top_bm25) for r, (doc, s) in enumerate(sparse, start=1)}
     dense_rank = {doc: (r, s) for r, (doc, s) in enumerate(dense, start=1)}
-    fused = reciprocal_rank_fusion([[d for d, _ in sparse], [d for d, _ in dense]])[:k]
+    fused = weighted_fusion([sparse, dense], [1.0 - DENSE_WEIGHT, DENSE_WEIGHT])[:k]
     return [
         Hit(
             doc,

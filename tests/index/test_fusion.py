@@ -1,68 +1,52 @@
-"""Reciprocal-rank fusion as a pure function."""
+"""Weighted score fusion as a pure function."""
 
 from __future__ import annotations
 
 import pytest
 
-from jbqa.index.fusion import RRF_K, reciprocal_rank_fusion
+from jbqa.index.fusion import DENSE_WEIGHT, weighted_fusion
 
 
-def test_scores_are_sums_of_reciprocal_ranks() -> None:
-    fused = dict(reciprocal_rank_fusion([[7, 3], [3, 9]], k=60))
-    assert fused[3] == pytest.approx(1 / 62 + 1 / 61)
-    assert fused[7] == pytest.approx(1 / 61)
-    assert fused[9] == pytest.approx(1 / 62)
+def test_scores_are_weighted_shares_of_each_lists_best() -> None:
+    fused = dict(weighted_fusion([[(7, 10.0), (3, 5.0)], [(3, 0.8), (9, 0.4)]], [0.75, 0.25]))
+    assert fused[7] == pytest.approx(0.75)
+    assert fused[3] == pytest.approx(0.75 * 0.5 + 0.25)
+    assert fused[9] == pytest.approx(0.25 * 0.5)
 
 
-def test_order_is_by_fused_score() -> None:
-    fused = reciprocal_rank_fusion([[1, 2, 3], [3, 2, 1], [2, 4]])
-    assert [doc for doc, _ in fused] == [2, 1, 3, 4]
-    scores = [score for _, score in fused]
-    assert scores == sorted(scores, reverse=True)
-
-
-def test_an_item_in_both_lists_beats_one_on_top_of_a_single_list() -> None:
-    fused = reciprocal_rank_fusion([[10, 20], [30, 20]])
-    assert fused[0][0] == 20
-
-
-def test_ties_are_broken_by_the_smaller_id() -> None:
-    fused = reciprocal_rank_fusion([[5, 8], [8, 5]])
+def test_order_is_by_fused_score_and_ties_go_to_the_smaller_id() -> None:
+    fused = weighted_fusion([[(5, 2.0), (8, 1.0)], [(8, 2.0), (5, 1.0)]], [0.5, 0.5])
     assert [doc for doc, _ in fused] == [5, 8]
-    assert fused[0][1] == fused[1][1]
-    swapped = reciprocal_rank_fusion([[8, 5], [5, 8]])
-    assert swapped == fused
+    assert fused[0][1] == pytest.approx(fused[1][1])
 
 
 def test_one_list_keeps_its_order() -> None:
-    ranking = [42, 7, 19, 3]
-    assert [doc for doc, _ in reciprocal_rank_fusion([ranking])] == ranking
+    scored = [(42, 9.0), (7, 4.0), (19, 2.5), (3, 0.1)]
+    assert [doc for doc, _ in weighted_fusion([scored], [1.0])] == [42, 7, 19, 3]
 
 
-def test_empty_input_gives_nothing() -> None:
-    assert reciprocal_rank_fusion([]) == []
-    assert reciprocal_rank_fusion([[], []]) == []
+def test_a_heavier_list_decides_the_top() -> None:
+    lists = [[(1, 3.0), (2, 1.5)], [(2, 0.9), (1, 0.1)]]
+    assert weighted_fusion(lists, [1 - DENSE_WEIGHT, DENSE_WEIGHT])[0][0] == 1
+    assert weighted_fusion(lists, [0.2, 0.8])[0][0] == 2
 
 
-def test_a_smaller_k_weighs_the_top_ranks_more() -> None:
-    sharp = dict(reciprocal_rank_fusion([[1, 2]], k=1))
-    flat = dict(reciprocal_rank_fusion([[1, 2]], k=1000))
-    assert sharp[1] / sharp[2] > flat[1] / flat[2]
-    assert sharp[1] == pytest.approx(1 / 2)
+def test_empty_lists_and_non_positive_scores_give_nothing() -> None:
+    assert weighted_fusion([], []) == []
+    assert weighted_fusion([[], []], [0.5, 0.5]) == []
+    assert weighted_fusion([[(1, 0.0), (2, -1.0)]], [1.0]) == []
 
 
-def test_the_default_k_is_60() -> None:
-    assert RRF_K == 60
-    assert reciprocal_rank_fusion([[1]]) == [(1, pytest.approx(1 / 61))]
-
-
-@pytest.mark.parametrize("k", [0, -1, -60])
-def test_k_must_be_positive_and_the_message_names_it(k: int) -> None:
-    with pytest.raises(ValueError, match=f"got {k}"):
-        reciprocal_rank_fusion([[1, 2]], k=k)
+@pytest.mark.parametrize(("lists", "weights", "message"), [
+    ([[(1, 1.0)]], [0.5, 0.5], "one weight per list"),
+    ([[(1, 1.0)]], [-0.1], "must not be negative"),
+])
+def test_bad_weights_are_refused_with_a_message(lists: list, weights: list, message: str) -> None:
+    with pytest.raises(ValueError, match=message):
+        weighted_fusion(lists, weights)
 
 
 def test_inputs_are_not_modified() -> None:
-    rankings = [[3, 1], [1, 2]]
-    reciprocal_rank_fusion(rankings)
-    assert rankings == [[3, 1], [1, 2]]
+    lists = [[(3, 2.0), (1, 1.0)], [(1, 0.5)]]
+    weighted_fusion(lists, [0.5, 0.5])
+    assert lists == [[(3, 2.0), (1, 1.0)], [(1, 0.5)]]
