@@ -61,6 +61,10 @@ class LexiconMissing(RuntimeError):
     """The extracted lexicon files are not there (extract them at build time) or are damaged."""
 
 
+class LexiconPathRefused(LexiconMissing):
+    """Something that is not a jbqa lexicon is where the lexicon would be extracted; it is kept."""
+
+
 # --- build time: read cnsyn's files -----------------------------------------------------------
 
 
@@ -153,6 +157,10 @@ def extract_lexicon(out_dir: Path) -> dict[str, Any]:
 
     Runs at build time; it is the only place that reads cnsyn's pickle. Returns info.json's content.
     """
+    found = _what_is_at(out_dir)
+    if found:  # the extraction replaces the folder: never one that holds anything else
+        raise LexiconPathRefused(f"refusing to write the word lexicon at {out_dir}: it is {found}; "
+                                 "choose another JBQA_LEXICON")
     version, tree, groups_path = _source_files()
     with open(tree, "rb") as handle:
         raw_words, raw_vectors = read_tree_file(handle)
@@ -219,20 +227,64 @@ def default_lexicon_dir() -> Path:
     return cache / "jbqa" / "lexicon" / f"{PACKAGE}-{version}-f{FORMAT_VERSION}"
 
 
-def _is_complete(directory: Path) -> bool:
+def _info(directory: Path) -> dict[str, Any] | None:
+    """info.json of a lexicon that jbqa extracted (any format), else None."""
     try:
         info = json.loads((directory / "info.json").read_text(encoding="utf-8"))
     except (OSError, ValueError):
+        return None
+    return info if isinstance(info, dict) and {"format_version", "vectors_sha256"} <= info.keys() else None
+
+
+def _is_complete(directory: Path) -> bool:
+    info = _info(directory)
+    return info is not None and info["format_version"] == FORMAT_VERSION
+
+
+def _is_intact(directory: Path) -> bool:
+    """Complete, and its vectors are the ones info.json names."""
+    if not _is_complete(directory):
         return False
-    return isinstance(info, dict) and info.get("format_version") == FORMAT_VERSION
+    try:
+        return sha256_file(directory / "vectors.npy") == _info(directory)["vectors_sha256"]  # type: ignore[index]
+    except OSError:
+        return False
+
+
+def _what_is_at(directory: Path) -> str | None:
+    """None when the lexicon may be written at `directory` (nothing there, an empty folder, or a
+    lexicon that jbqa extracted: its info.json says so); otherwise what is there."""
+    if directory.is_symlink():
+        return "a symbolic link"
+    if not directory.exists():
+        return None
+    if not directory.is_dir():
+        return "a file that is not a jbqa lexicon"
+    try:
+        entries = sum(1 for _ in directory.iterdir())
+    except OSError as exc:
+        return f"a folder that cannot be read ({exc.strerror})"
+    if entries == 0 or _info(directory) is not None:
+        return None
+    return f"a folder of {entries} entries that is not a jbqa lexicon"
 
 
 def ensure_lexicon(directory: Path | None = None) -> Path:
-    """Build-time step: extract the lexicon unless it is already there. Returns its folder."""
+    """Build-time step: extract the lexicon unless it is there and intact (a damaged or older one is
+    extracted again). Returns its folder; LexiconPathRefused when something else is there."""
     directory = Path(directory) if directory else default_lexicon_dir()
-    if not _is_complete(directory):
+    if not _is_intact(directory):
         extract_lexicon(directory)
     return directory
+
+
+def lexicon_info(directory: Path | None = None) -> dict[str, Any]:
+    """info.json of the lexicon at `directory` (default folder): what the index manifest records."""
+    directory = Path(directory) if directory else default_lexicon_dir()
+    info = _info(directory)
+    if info is None:
+        raise LexiconMissing(f"no lexicon at {directory}; `jbqa build` extracts it")
+    return info
 
 
 # --- query time: plain files only ---------------------------------------------------------------
@@ -260,7 +312,7 @@ class Lexicon:
             for w in dict.fromkeys(group):
                 lines.setdefault(w, []).append(g)
         self._lines = {w: tuple(ids) for w, ids in lines.items()}
-        self._cache: dict[str, tuple[np.ndarray | None, tuple[int, ...]]] = {}
+        self._reset_slots()
 
     @classmethod
     def load(cls, directory: Path | None = None, verify: bool = True) -> Lexicon:
@@ -282,23 +334,54 @@ class Lexicon:
     def in_thesaurus(self, word: str) -> bool:
         return word in self._lines
 
+    def _reset_slots(self) -> None:
+        """Corpus words get a slot as they are met: a row of `_table` (their unit vector, zeros when
+        none), whether the thesaurus knows them, and their thesaurus lines. Slots are kept for the
+        life of the lexicon, so that a sentence's slots can be worked out once."""
+        self._slots: dict[str, int] = {}
+        self._table = np.zeros((1024, self.dim), np.float32)
+        self._known = np.zeros(1024, dtype=bool)
+        self._line_slots: dict[int, list[int]] = {}  # thesaurus line -> slots of its words
+        self._entries: dict[str, tuple[np.ndarray | None, tuple[int, ...]]] = {}  # question words
+
+    def _slot(self, word: str) -> int:
+        slot = self._slots.get(word)
+        if slot is not None:
+            return slot
+        slot = len(self._slots)
+        if slot == len(self._table):
+            self._table = np.concatenate([self._table, np.zeros_like(self._table)])
+            self._known = np.concatenate([self._known, np.zeros_like(self._known)])
+        vector = self._vector(word)
+        self._table[slot] = vector if vector is not None else 0.0
+        lines = self._lines.get(word, ())
+        self._known[slot] = bool(lines)
+        for line in lines:
+            self._line_slots.setdefault(line, []).append(slot)
+        self._slots[word] = slot
+        return slot
+
+    def slots(self, words: Sequence[str]) -> np.ndarray:
+        """The slots of a text's words (intp), for `soft_coverage_slots`."""
+        return np.fromiter((self._slot(w) for w in words), dtype=np.intp, count=len(words))
+
     def _entry(self, word: str) -> tuple[np.ndarray | None, tuple[int, ...]]:
-        """(unit vector or None, thesaurus lines) of a word, cached."""
-        hit = self._cache.get(word)
-        if hit is not None:
-            return hit
-        vector: np.ndarray | None = None
-        if _has_cjk(word):
-            row = self._row.get(word)
-            if row is not None:
-                vector = self._vectors[row].astype(np.float32)
-            else:
-                vector = self._composed(word)
-        entry = (vector, self._lines.get(word, ()))
-        if len(self._cache) >= _CACHE_LIMIT:
-            self._cache.clear()
-        self._cache[word] = entry
-        return entry
+        """(unit vector or None, thesaurus lines) of a question word, cached up to a limit."""
+        hit = self._entries.get(word)
+        if hit is None:
+            if len(self._entries) >= _CACHE_LIMIT:
+                self._entries.clear()
+            hit = self._entries[word] = (self._vector(word), self._lines.get(word, ()))
+        return hit
+
+    def _vector(self, word: str) -> np.ndarray | None:
+        """The unit vector of a word with a CJK character: its own, else composed of its parts."""
+        if not _has_cjk(word):
+            return None
+        row = self._row.get(word)
+        if row is not None:
+            return self._vectors[row].astype(np.float32)
+        return self._composed(word)
 
     def _composed(self, word: str) -> np.ndarray | None:
         import jieba
@@ -318,41 +401,29 @@ class Lexicon:
 
     def similarity_matrix(self, a_words: Sequence[str], b_words: Sequence[str]) -> np.ndarray:
         """float32 array (len(a_words), len(b_words)) of `similarity`."""
-        a_entries = [self._entry(w) for w in a_words]
-        b_entries = [self._entry(w) for w in b_words]
-        sims = np.zeros((len(a_words), len(b_words)), dtype=np.float32)
-        a_rows = [i for i, (v, _) in enumerate(a_entries) if v is not None]
-        b_rows = [j for j, (v, _) in enumerate(b_entries) if v is not None]
-        if a_rows and b_rows:
-            a_mat = np.stack([a_entries[i][0] for i in a_rows])  # type: ignore[misc]
-            b_mat = np.stack([b_entries[j][0] for j in b_rows])  # type: ignore[misc]
-            sims[np.ix_(a_rows, b_rows)] = np.clip(a_mat @ b_mat.T, 0.0, 1.0)
-        a_known = np.array([bool(lines) for _, lines in a_entries], dtype=bool)
-        b_known = np.array([bool(lines) for _, lines in b_entries], dtype=bool)
+        return self._similarities(a_words, self.slots(b_words))
+
+    def _similarities(self, a_words: Sequence[str], b: np.ndarray) -> np.ndarray:
+        """`similarity` of question words to the words in slots `b`: float32 (len(a_words), len(b))."""
+        entries = [self._entry(w) for w in a_words]
+        a_table = np.zeros((len(a_words), self.dim), np.float32)
+        for i, (vector, _) in enumerate(entries):
+            if vector is not None:
+                a_table[i] = vector
+        sims = np.clip(a_table @ self._table[b].T, 0.0, 1.0)  # words without a vector: 0
+        a_known = np.array([bool(lines) for _, lines in entries], dtype=bool)
+        b_known = self._known[b]
         if a_known.any() and b_known.any():
             sims[np.ix_(a_known, b_known)] *= THESAURUS_DISCOUNT
-            # Same thesaurus line: a bit mask of the a-words on each line, looked up per b-word.
-            masks: dict[int, int] = {}
-            for i, (_, lines) in enumerate(a_entries):
-                for line in lines:
-                    masks[line] = masks.get(line, 0) | (1 << i)
-            for j, (_, lines) in enumerate(b_entries):
-                bits = 0
-                for line in lines:
-                    bits |= masks.get(line, 0)
-                i = 0
-                while bits:
-                    if bits & 1:
-                        sims[i, j] = 1.0
-                    bits >>= 1
-                    i += 1
-        a_index: dict[str, list[int]] = {}
-        for i, w in enumerate(a_words):
-            a_index.setdefault(w, []).append(i)
-        for j, w in enumerate(b_words):
-            for i in a_index.get(w, ()):
-                sims[i, j] = 1.0
-        return sims
+            for i, (_, lines) in enumerate(entries):  # words on one thesaurus line
+                grouped = [slot for line in lines for slot in self._line_slots.get(line, ())]
+                if grouped:
+                    sims[i, np.isin(b, grouped)] = 1.0
+        for i, w in enumerate(a_words):  # the same word
+            slot = self._slots.get(w)
+            if slot is not None:
+                sims[i, b == slot] = 1.0
+        return sims.astype(np.float32, copy=False)
 
     def soft_coverage(self, question_words: Sequence[str], sentence_words: Sequence[str]) -> np.ndarray:
         """For each question word, its best similarity to any sentence word: float32 (len(question_words),)."""
@@ -361,21 +432,22 @@ class Lexicon:
     def soft_coverage_many(
         self, question_words: Sequence[str], sentences: Sequence[Sequence[str]]
     ) -> np.ndarray:
-        """`soft_coverage` of many sentences at once: float32 (len(sentences), len(question_words)).
+        """`soft_coverage` of many sentences at once: float32 (len(sentences), len(question_words))."""
+        return self.soft_coverage_slots(question_words, [self.slots(words) for words in sentences])
 
-        One matrix product over the sentences' distinct words, then a max per sentence.
-        """
-        vocab: dict[str, int] = {}
-        columns = [[vocab.setdefault(w, len(vocab)) for w in words] for words in sentences]
+    def soft_coverage_slots(self, question_words: Sequence[str], sentences: Sequence[np.ndarray]) -> np.ndarray:
+        """`soft_coverage_many` of sentences given by the slots of their words (`slots`): one matrix
+        product over their distinct words, then a max per sentence."""
         out = np.zeros((len(sentences), len(question_words)), dtype=np.float32)
-        if not vocab or not question_words:
+        lengths = np.array([len(s) for s in sentences], dtype=np.intp)
+        if not question_words or not lengths.sum():
             return out
-        sims = self.similarity_matrix(question_words, list(vocab))
-        lengths = np.array([len(c) for c in columns])
+        flat = np.concatenate([s for s in sentences if len(s)])
+        distinct, at = np.unique(flat, return_inverse=True)
+        sims = self._similarities(question_words, distinct)
         filled = np.flatnonzero(lengths)
-        flat = np.fromiter((j for c in columns for j in c), dtype=np.intp, count=int(lengths.sum()))
         starts = np.concatenate(([0], np.cumsum(lengths[filled])[:-1]))
-        out[filled] = np.maximum.reduceat(sims[:, flat], starts, axis=1).T
+        out[filled] = np.maximum.reduceat(sims[:, at], starts, axis=1).T
         return out
 
 
@@ -392,7 +464,12 @@ def weighted_coverage(coverage: np.ndarray, weights: Sequence[float] | np.ndarra
     return float(result) if coverage.ndim == 1 else result
 
 
-@lru_cache(maxsize=1)
+@lru_cache(maxsize=4)
+def _load_once(directory: Path) -> Lexicon:
+    return Lexicon.load(ensure_lexicon(directory), verify=False)  # ensure_lexicon checked the vectors
+
+
 def default_lexicon() -> Lexicon:
-    """The lexicon of `default_lexicon_dir()`, loaded once per process (LexiconMissing if not extracted)."""
-    return Lexicon.load()
+    """The lexicon of `default_lexicon_dir()`, extracted there if this machine has none yet (a
+    one-time step that `jbqa build` normally takes), loaded once per process and folder."""
+    return _load_once(default_lexicon_dir())

@@ -54,6 +54,7 @@ def reader_for(index: LoadedIndex, chosen: NeuralReader | None) -> NeuralReader 
 def _build(corpus: Path, index_dir: Path, embedder: str, reader: NeuralReader | None = None) -> LoadedIndex:
     from jbqa.answerer.model import ModelUnavailable, model_version
     from jbqa.index.embedders import EmbedderUnavailable
+    from jbqa.index.lexicon import LexiconMissing
     from jbqa.index.store import IndexUnusable, build_index
     from jbqa.ingest.metadata import MetadataError
 
@@ -61,7 +62,8 @@ def _build(corpus: Path, index_dir: Path, embedder: str, reader: NeuralReader | 
     try:
         index = build_index(corpus, index_dir, embedder, progress=True, reader=model_version(),
                             span_reader=reader.name if reader else None)
-    except (EmbedderUnavailable, IndexUnusable, FileNotFoundError, ModelUnavailable, MetadataError) as exc:
+    except (EmbedderUnavailable, IndexUnusable, FileNotFoundError, ModelUnavailable, MetadataError,
+            LexiconMissing) as exc:
         raise click.ClickException(str(exc)) from exc
     except OSError as exc:  # a read-only or immutable folder, a full disk: the previous index is intact
         where = exc.filename or index_dir
@@ -72,48 +74,7 @@ def _build(corpus: Path, index_dir: Path, embedder: str, reader: NeuralReader | 
         if "replaced" in encoding:
             _warn(f"read {name} as {encoding}")
     _announce_embedder(index)
-    _prepare_lexicon()
     return index
-
-
-def _prepare_lexicon() -> None:
-    """Extract the word lexicon (jbqa.index.lexicon) once per machine, at build time."""
-    from jbqa.index.lexicon import LexiconMissing, default_lexicon_dir, ensure_lexicon
-
-    directory = default_lexicon_dir()
-    found = _not_a_lexicon(directory)
-    if found:  # an extraction replaces the folder: never one that holds anything else
-        _warn(f"no word lexicon: refusing to write the word lexicon at {directory}: it is {found}; "
-              "choose another JBQA_LEXICON")
-        return
-    try:
-        ensure_lexicon(directory)
-    except (LexiconMissing, OSError) as exc:
-        _warn(f"no word lexicon: {exc}")
-
-
-def _not_a_lexicon(directory: Path) -> str | None:
-    """None when the lexicon may be extracted at `directory` (nothing there, an empty folder, or a
-    lexicon that jbqa extracted: its info.json says so); otherwise what is there."""
-    if directory.is_symlink():
-        return "a symbolic link"
-    if not directory.exists():
-        return None
-    if not directory.is_dir():
-        return "a file that is not a jbqa lexicon"
-    try:
-        entries = sum(1 for _ in directory.iterdir())
-    except OSError as exc:
-        return f"a folder that cannot be read ({exc.strerror})"
-    if entries == 0:
-        return None
-    try:
-        info = json.loads((directory / "info.json").read_text(encoding="utf-8"))
-    except (OSError, ValueError):
-        info = None
-    if isinstance(info, dict) and {"format_version", "vectors_sha256"} <= info.keys():
-        return None
-    return f"a folder of {entries} entries that is not a jbqa lexicon"
 
 
 def open_index(index_dir: Path | None, embedder: str | None = None, reader: NeuralReader | None = None) -> LoadedIndex:

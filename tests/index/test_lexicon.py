@@ -17,6 +17,7 @@ from jbqa.index.lexicon import (
     THESAURUS_DISCOUNT,
     Lexicon,
     LexiconMissing,
+    LexiconPathRefused,
     ensure_lexicon,
     read_tree_file,
     weighted_coverage,
@@ -153,3 +154,37 @@ def test_real_resource_extracts_and_ranks_paraphrases(tmp_path: Path) -> None:
     for (a, b), (c, d) in zip(paraphrases, unrelated):
         assert lexicon.similarity(a, b) > lexicon.similarity(c, d) + 0.1, (a, b, c, d)
     assert lexicon.similarity("每天", "每日") == 1.0  # one Cilin line
+
+
+@pytest.mark.skipif(not _cnsyn_installed(), reason="cnsyn is not installed")
+def test_a_damaged_lexicon_is_extracted_again(tmp_path: Path) -> None:
+    directory = ensure_lexicon(tmp_path / "lexicon")
+    vectors = directory / "vectors.npy"
+    data = bytearray(vectors.read_bytes())
+    data[-100] ^= 0xFF
+    vectors.write_bytes(bytes(data))
+    with pytest.raises(LexiconMissing, match="damaged"):
+        Lexicon.load(directory)
+    assert ensure_lexicon(directory) == directory
+    Lexicon.load(directory)  # intact again
+
+
+@pytest.mark.parametrize("kind", ["folder", "file", "link"])
+def test_the_lexicon_is_never_extracted_over_data_of_someone_else(tmp_path: Path, kind: str) -> None:
+    target = tmp_path / "target"
+    mine = tmp_path / "mine"
+    mine.mkdir()
+    (mine / "notes.txt").write_text("mine", encoding="utf-8")
+    if kind == "folder":
+        target.mkdir()
+        (target / "notes.txt").write_text("mine", encoding="utf-8")
+    elif kind == "file":
+        target.write_text("mine", encoding="utf-8")
+    else:
+        target.symlink_to(mine)
+    with pytest.raises(LexiconPathRefused, match=f"refusing to write the word lexicon at {target}"):
+        ensure_lexicon(target)
+    assert (mine / "notes.txt").read_text(encoding="utf-8") == "mine"
+    assert target.is_symlink() if kind == "link" else target.exists()
+    if kind == "folder":
+        assert (target / "notes.txt").read_text(encoding="utf-8") == "mine"

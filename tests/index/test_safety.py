@@ -206,7 +206,10 @@ def test_jbqa_lexicon_pointing_at_user_data_is_refused_and_kept(tmp_path: Path, 
     before = _snapshot(home)
     args = ["build", "--corpus", str(_small_corpus(tmp_path)), "--index", str(tmp_path / "index"), "--embedder", "offline"]
     result = CliRunner().invoke(main, args, env={"JBQA_LEXICON": str(target)})
-    assert result.exit_code == 0, result.output  # the index is built; only the lexicon is not written there
-    assert f"refusing to write the word lexicon at {target}" in result.stderr
+    # The reader needs the lexicon: the build stops at once, with one line, before it writes anything.
+    assert result.exit_code == 1, result.output
+    assert f"Error: refusing to write the word lexicon at {target}" in result.stderr
+    assert "Traceback" not in result.output
+    assert not (tmp_path / "index").exists()
     assert _snapshot(home) == before
     assert kept.read_text(encoding="utf-8") == USER_TEXT
