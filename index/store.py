@@ -37,7 +37,9 @@ from jbqa.index.bm25 import K1, METHOD, B, BM25Index
 from jbqa.index.checksum import sha256_file
 from jbqa.index.dense import DenseIndex
 from jbqa.index.embedders import Embedder, OfflineEmbedder, load_embedder, resolve_embedder
+from jbqa.index.lexicon import ensure_lexicon, lexicon_info
 from jbqa.index.tokenize import TOKENIZER_NAME, Analysed, analyse, index_terms_from_tokens
+from jbqa.index.words import WordTable
 from jbqa.ingest import Passage, ingest_corpus
 from jbqa.ingest.metadata import SIDECAR, DocumentMeta, sidecar_sha256
 from jbqa.ingest.pipeline import list_corpus
@@ -49,7 +51,7 @@ try:
 except ImportError:  # not POSIX: no locks, stale temporary folders are told by their age alone
     fcntl = None  # type: ignore[assignment]
 
-FORMAT_VERSION = 2  # 2: the manifest holds the SHA-256 of every file of the index
+FORMAT_VERSION = 3  # 2: the manifest holds the SHA-256 of every file; 3: words/ (each passage cut into words)
 MANIFEST = "manifest.json"
 EMBED_BATCH = 64
 _LIBRARIES = ("jbqa", "faiss-cpu", "bm25s", "jieba", "numpy", "sentence-transformers", "opencc")
@@ -135,6 +137,7 @@ class LoadedIndex:
     embedder: Embedder
     dense: DenseIndex
     bm25: BM25Index
+    words: WordTable
     sources: dict[str, str] = field(default_factory=dict)
 
     @property
@@ -192,6 +195,7 @@ def _build(
     span_reader: str | None = None,
 ) -> LoadedIndex:
     started = time.time()
+    lexicon = lexicon_info(ensure_lexicon())  # the reader's word knowledge, extracted once per machine
     report = ingest_corpus(corpus_dir, progress=progress)
     if not report.passages:
         raise IndexUnusable(f"no readable text in {corpus_dir}; skipped: {report.skipped or 'no .txt/.md files'}")
@@ -216,6 +220,7 @@ def _build(
         )
     dense = DenseIndex.build(vectors, factory)
     del vectors
+    words = WordTable.build([a.normalized for a in progress_bar(analysed, "Words", "passage", progress)])
     terms = [list(map(sys.intern, index_terms_from_tokens(*a))) for a in analysed]
     del analysed
     bm25 = BM25Index.build(terms, progress=False)
@@ -239,6 +244,7 @@ def _build(
         "reader": reader,
         "span_reader": {"kind": "neural", "name": span_reader} if span_reader else {"kind": "light"},
         "bm25": {"k1": K1, "b": B, "method": METHOD},
+        "lexicon": {key: lexicon[key] for key in ("source", "words", "groups", "vectors_sha256")},
         "passage_count": len(report.passages),
         "corpus": {
             "dir": str(corpus_dir.resolve()),
@@ -250,14 +256,14 @@ def _build(
             "documents": {name: meta.to_dict() for name, meta in report.documents.items()},
         },
     }
-    _write_atomically(index_dir, manifest, report.passages, embedder, dense, bm25, report.sources)
+    _write_atomically(index_dir, manifest, report.passages, embedder, dense, bm25, words, report.sources)
     return LoadedIndex(
-        index_dir, manifest, report.passages, embedder, dense, bm25,
+        index_dir, manifest, report.passages, embedder, dense, bm25, words,
         {name: src.text for name, src in report.sources.items()},
     )
 
 
-def _write_atomically(index_dir, manifest, passages, embedder, dense, bm25, sources) -> None:  # type: ignore[no-untyped-def]
+def _write_atomically(index_dir, manifest, passages, embedder, dense, bm25, words, sources) -> None:  # type: ignore[no-untyped-def]
     check_index_target(index_dir)
     index_dir = index_dir.parent.resolve() / index_dir.name
     index_dir.parent.mkdir(parents=True, exist_ok=True)
@@ -272,6 +278,7 @@ def _write_atomically(index_dir, manifest, passages, embedder, dense, bm25, sour
                     out.write(json.dumps(p.to_dict(), ensure_ascii=False) + "\n")
             dense.save(tmp / "faiss.index")
             bm25.save(tmp / "bm25")
+            words.save(tmp / "words")
             embedder.save(tmp / "embedder")
             (tmp / "sources").mkdir()
             for name, src in sources.items():
@@ -504,6 +511,8 @@ def load_index(index_dir: Path) -> LoadedIndex:
         dense = DenseIndex.load(index_dir / "faiss.index", manifest["faiss"]["factory"])
         bm25 = BM25Index.load(index_dir / "bm25")
         bm25.validate()
+        words = WordTable.load(index_dir / "words")
+        words.validate([len(p.text) for p in passages])
         sources = {
             name: (index_dir / "sources" / name).read_text(encoding="utf-8") for name in manifest["corpus"]["files"]
         }
@@ -531,7 +540,7 @@ def load_index(index_dir: Path) -> LoadedIndex:
             f"index at {index_dir} holds {dense.dim}-d vectors but embedder {info['name']} gives "
             f"{embedder.dim}-d; " + _rebuild_hint(index_dir)
         )
-    return LoadedIndex(index_dir, manifest, passages, embedder, dense, bm25, sources)
+    return LoadedIndex(index_dir, manifest, passages, embedder, dense, bm25, words, sources)
 
 
 def check_corpus(index: LoadedIndex, corpus_dir: Path) -> None:
