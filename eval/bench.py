@@ -128,12 +128,10 @@ def bench_ask(index_dir: Path, items: list[GoldItem]) -> tuple[dict[str, Any], A
     started = time.perf_counter()
     answerer = Answerer(load_index(index_dir))
     load_s = time.perf_counter() - started
-    answerer.ask(items[0].question)
     result = report(run_questions(answerer, items), answerer.index.embedder_label)
     summary = {
         "questions": result["n"],
         "answerable": result["answerable"],
-        "warm_up_question": items[0].id,
         "load_seconds": round(load_s, 3),
         "latency_ms_p50": result["latency_ms_p50"],
         "latency_ms_p95": result["latency_ms_p95"],

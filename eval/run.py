@@ -66,6 +66,7 @@ def write_details(outcomes: list[Outcome], path: Path) -> None:
 def run_questions(
     answerer: Answerer, items: list[GoldItem], top: int = EVAL_TOP, progress: bool = False
 ) -> list[Outcome]:
+    answerer.warm_up()  # the first question would time the loading of dictionaries
     outcomes = []
     for item in progress_bar(items, "Ask", "q", progress):
         started = time.perf_counter()

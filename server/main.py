@@ -33,7 +33,6 @@ if TYPE_CHECKING:
     from jbqa.answerer.neural import NeuralReader
 
 STATIC = Path(__file__).with_name("static")
-WARM_UP_QUESTION = "这是什么"  # any question: it loads the tokenizer
 KEEP_ALIVE_SECONDS = 5  # an idle kept-alive connection is closed after this long
 # Connections are cheap while they wait (a request that never completes is closed after
 # REQUEST_READ_SECONDS); requests in the app are few, and the next ones queue briefly.
@@ -44,8 +43,7 @@ QUEUE_SECONDS = 5.0
 
 @asynccontextmanager
 async def _lifespan(app: FastAPI) -> AsyncIterator[None]:
-    # One question before the first visitor loads the tokenizer's dictionaries.
-    await run_in_threadpool(app.state.answerer.ask, WARM_UP_QUESTION)
+    await run_in_threadpool(app.state.answerer.warm_up)  # before the first visitor
     yield
 
 
