@@ -15,10 +15,11 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from jbqa.answerer.candidates import Candidate, CorpusView, gather
-from jbqa.answerer.features import QuestionTerms, question_terms, sentence_features
+from jbqa.answerer.features import QuestionTerms, question_terms, sentence_matrix
 from jbqa.answerer.model import ReaderModel, abstain_row
 from jbqa.answerer.question import validate_question
 from jbqa.answerer.terms import TermStats
+from jbqa.index.lexicon import Lexicon, default_lexicon
 from jbqa.index.store import LoadedIndex
 from jbqa.ingest.clean import clean_inline
 from jbqa.ingest.normalize import normalize_chars
@@ -32,6 +33,7 @@ RUNNERS_UP = 6  # how many of the next-ranked candidates may join the best one
 RUNNER_UP_GAP = 3.0  # ranker-score distance beyond which a runner-up is not considered
 CONFLICT_MARGIN = 0.5  # runners-up at least this share as likely as the best one are shown beside it
 _COUNTED = ("howmany", "howlong")
+WARM_UP_QUESTION = "这是什么"  # any question: it loads what answering needs
 
 
 @dataclass(frozen=True)
@@ -88,7 +90,7 @@ class _Scored:
 class Answerer:
     def __init__(
         self, index: LoadedIndex, model: ReaderModel | None = None, threshold: float | None = None,
-        reader: NeuralReader | None = None,
+        reader: NeuralReader | None = None, lexicon: Lexicon | None = None,
     ) -> None:
         self.index = index
         self.model = model or ReaderModel.load()
@@ -96,9 +98,15 @@ class Answerer:
             raise ValueError("the reader model has no abstain model")
         self.threshold = self.model.abstain.threshold if threshold is None else threshold
         self.reader = reader
-        self.view = CorpusView(index)
+        self.lexicon = lexicon or default_lexicon()
+        self.view = CorpusView(index, self.lexicon)
         self.documents = index.documents
         self.terms = TermStats(self.view.normalized, index.bm25.postings)
+
+    def warm_up(self) -> None:
+        """Ask one question, so that the tokenizer's dictionaries and the models are loaded before
+        the first question that counts."""
+        self.ask(WARM_UP_QUESTION)
 
     def ask(self, question: str, top: int = DEFAULT_TOP) -> AskResult:
         """Answer `question` with up to `top` quotes; raises QuestionError for empty/oversized input."""
@@ -112,7 +120,7 @@ class Answerer:
         candidates = gather(self.view, q)
         if not candidates:
             return AskResult(question, True, label)
-        features = np.array([sentence_features(q, c.context) for c in candidates], dtype=np.float32)
+        features = sentence_matrix(q, [c.context for c in candidates], self.lexicon)
         scores = self.model.rank(features)
         order = [int(i) for i in np.argsort(-scores, kind="stable")]
         best = self._score(q, candidates, features, scores, order, 0)
@@ -132,7 +140,7 @@ class Answerer:
         c = candidates[i]
         s = c.sentence
         quote, offsets = clean_inline(self.index.sources[c.source], s.char_start, s.char_end)
-        light = self.model.best_span(q, normalize_chars(quote))
+        light = self.model.best_span(q, c.context.analysis.words)  # the quote is the sentence's text
         span = with_qualifier(quote, (light.start, light.end)) if light else None
         if self.reader is not None:  # a neural reader marks the span; the light one still scores it
             found = self.reader.read(q.text, [quote])[0]

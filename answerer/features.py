@@ -1,29 +1,39 @@
-"""Named features of a candidate sentence for the learned sentence ranker and the abstain model.
+"""Named features of candidate sentences for the learned sentence ranker and the abstain model.
 
-Every feature is general: lexical and soft coverage of the question, retrieval ranks and scores,
-answer-type fit, position and length. Nothing here knows any particular corpus.
+Every feature is general: lexical and soft (word-knowledge) coverage of the question, in the
+sentence, its neighbours and its document's title; which kinds of names and figures the sentence
+holds against the kind of answer asked for; retrieval ranks and scores; position and length; and
+how each candidate compares with the best of its question's candidates. Nothing here knows any
+particular corpus. `sentence_matrix` computes all candidates of one question at once.
 """
 
 from __future__ import annotations
 
 import math
 import re
-from collections.abc import Callable
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 import jieba
+import numpy as np
 
 from jbqa.answerer.qwords import QuestionWord, find_question_word
 from jbqa.answerer.terms import TermStats
+from jbqa.index.lexicon import Lexicon
 from jbqa.index.tokenize import STOPWORDS
+from jbqa.index.words import POS, Words
 from jbqa.ingest.normalize import normalize_chars
 
 _WORDISH = re.compile(r"[\w\u4e00-\u9fff]")
 _CJK_PAIR = re.compile(r"(?=([\u4e00-\u9fff]{2}))")
+_CLAUSE_MARK = re.compile(r"[，,；;：:。！？!?]")
 _MEASURE = re.compile(r"(?:多少|几)(个月|个小时|[家个项所名座条户人位次倍元米年天月届期批类种款场辆万亿])")
 _FIGURE = re.compile(r"\d+(?:\.\d+)?")
 _FIGURE_WITH_UNIT = re.compile(r"\d+(?:\.\d+)?\s*(?:%|％|[万亿千百]|[个家项所名座条户人位次倍元米年天种类场])")
 _QUOTED_NAME = re.compile(r"[“《「『\"]")
+_DATE = re.compile(r"\d{1,4}年|\d{1,2}月|\d{1,2}日|世纪|年代")
+# A sentence that opens with a pronoun or a linking word continues the one before it.
+_REFERS_BACK = re.compile(r"^(?:这|那|该|其|此|他|她|它|上述|以上|同时|此外|另外|但|而|因此|所以|后来|之后|随后|不过|然而)")
 
 # What each question-word category expects to see in an answering sentence.
 TYPE_CUES: dict[str, re.Pattern[str]] = {
@@ -37,6 +47,18 @@ TYPE_CUES: dict[str, re.Pattern[str]] = {
     "what": _QUOTED_NAME,
     "which": _QUOTED_NAME,
 }
+# Parts of speech of the words that count as names and figures, and which of them each kind of
+# question expects in its answer.
+ENTITY_POS = ("nr", "ns", "nt", "nz", "m", "t", "eng")
+EXPECTED_POS: dict[str, tuple[str, ...]] = {
+    "who": ("nr",),
+    "where": ("ns",),
+    "when": ("t", "m"),
+    "howmany": ("m",),
+    "howlong": ("m", "t"),
+    "which": ("nz", "nt", "ns", "nr"),
+    "what": ("nz", "nt"),
+}
 
 
 @dataclass(frozen=True)
@@ -48,6 +70,8 @@ class QuestionTerms:
     qword: QuestionWord
     terms: tuple[str, ...]  # normalised content words
     weights: tuple[float, ...]  # their idf in the corpus
+    clause_weights: tuple[float, ...]  # the same, for the terms of the question word's clause only (else 0)
+    proximity_weights: tuple[float, ...]  # the same, falling off with distance from the question word
     pairs: tuple[str, ...]  # CJK character pairs of the question outside the question word
     left: str | None  # the content word just before the question word
     right: str | None  # the content word just after it
@@ -58,6 +82,16 @@ class QuestionTerms:
     @property
     def total_weight(self) -> float:
         return sum(self.weights)
+
+
+def _clause_around(normalized: str, qword: QuestionWord) -> tuple[int, int]:
+    """Bounds of the clause (between punctuation) that holds the question word; all when none."""
+    if qword.start < 0:
+        return 0, len(normalized)
+    marks = [m.start() for m in _CLAUSE_MARK.finditer(normalized)]
+    start = max((m for m in marks if m < qword.start), default=-1) + 1
+    end = min((m for m in marks if m >= qword.end), default=len(normalized))
+    return start, end
 
 
 def question_terms(text: str, stats: TermStats) -> QuestionTerms:
@@ -74,17 +108,28 @@ def question_terms(text: str, stats: TermStats) -> QuestionTerms:
             continue
         words.append((tok, start))
     seen: dict[str, float] = {}
+    at: dict[str, int] = {}
     unseen = 0.0
-    for tok, _ in words:
+    for tok, start in words:
         if tok in seen:
             continue
         weight = stats.idf(tok) * (0.5 if len(tok) == 1 else 1.0)
         if len(tok) == 1 and stats.unseen(tok):
             continue
-        seen[tok] = weight
+        seen[tok], at[tok] = weight, start
         if stats.unseen(tok):
             unseen += weight
     total = sum(seen.values())
+    clause_start, clause_end = _clause_around(normalized, qword)
+    clause, proximity = [], []
+    for tok, weight in seen.items():
+        start = at[tok]
+        clause.append(weight if clause_start <= start < clause_end else 0.0)
+        if qword.start < 0:
+            proximity.append(weight / 2)
+        else:
+            gap = qword.start - (start + len(tok)) if start < qword.start else start - qword.end
+            proximity.append(weight / (1 + max(gap, 0) / 4))
     masked = normalized[: max(qword.start, 0)] + " " * (qword.end - qword.start) + normalized[max(qword.end, 0) :]
     pairs = tuple(dict.fromkeys(p for p in _CJK_PAIR.findall(masked) if p not in STOPWORDS))
     before = [t for t, s in words if qword.start >= 0 and s < qword.start]
@@ -96,6 +141,8 @@ def question_terms(text: str, stats: TermStats) -> QuestionTerms:
         qword=qword,
         terms=tuple(seen),
         weights=tuple(seen.values()),
+        clause_weights=tuple(clause),
+        proximity_weights=tuple(proximity),
         pairs=pairs,
         left=before[-1] if before else None,
         right=after[0] if after else None,
@@ -122,17 +169,6 @@ def coverage(q: QuestionTerms, text: str) -> float:
     if total <= 0:
         return 0.0
     return sum(w * term_credit(t, text) for t, w in zip(q.terms, q.weights, strict=True)) / total
-
-
-def pair_coverage(q: QuestionTerms, text: str) -> float:
-    if not q.pairs:
-        return 0.0
-    return sum(1 for p in q.pairs if p in text) / len(q.pairs)
-
-
-def missing_weight(q: QuestionTerms, text: str) -> float:
-    """The largest idf among content words absent from `text`."""
-    return max((w for t, w in zip(q.terms, q.weights, strict=True) if t not in text), default=0.0)
 
 
 def compactness(q: QuestionTerms, text: str) -> float:
@@ -173,6 +209,44 @@ def context_match(q: QuestionTerms, text: str) -> float:
     return sum(1 for w in found if w in text) / len(found)
 
 
+_ENTITY_KIND = {POS[name]: name for name in ENTITY_POS}
+
+
+@dataclass(frozen=True)
+class SentenceAnalysis:
+    """A sentence's words as the features use them, worked out once per sentence."""
+
+    words: Words
+    content: tuple[str, ...]  # its words less punctuation and stopwords (what soft matching compares)
+    slots: np.ndarray  # those words' slots in the lexicon (empty without one)
+    entities: tuple[tuple[str, str], ...]  # (ENTITY_POS kind, word) of its names and figures
+    dated: bool  # it writes a date with 年/月/日
+
+    @classmethod
+    def of(cls, words: Words, lexicon: Lexicon | None) -> SentenceAnalysis:
+        content, entities = [], []
+        for i, code in enumerate(words.pos):
+            if words.punct[i]:
+                continue
+            word = words.word(i)
+            if word.strip() and word not in STOPWORDS:
+                content.append(word)
+            if code in _ENTITY_KIND:
+                entities.append((_ENTITY_KIND[code], word))
+        slots = lexicon.slots(content) if lexicon is not None else np.empty(0, np.intp)
+        return cls(words, tuple(content), slots, tuple(entities), bool(_DATE.search(words.text)))
+
+    def entity_counts(self, q: QuestionTerms) -> dict[str, int]:
+        """How many words of each name and figure kind (ENTITY_POS) the sentence holds that the
+        question does not; a date written with 年/月/日 counts as a time."""
+        counts = dict.fromkeys(ENTITY_POS, 0)
+        for kind, word in self.entities:
+            if word not in q.normalized:
+                counts[kind] += 1
+        counts["t"] += self.dated
+        return counts
+
+
 @dataclass(frozen=True)
 class SentenceContext:
     """A candidate sentence with what surrounds it (all texts normalised)."""
@@ -187,44 +261,127 @@ class SentenceContext:
     fused_rank: int  # the passage's rank after fusion, from 1
     bm25_score: float  # passage BM25 score over the best BM25 score of the question
     dense_score: float  # passage cosine similarity
-    soft: float  # soft coverage from word knowledge (0 when none is available)
+    analysis: SentenceAnalysis  # of `text`
+    previous_analysis: SentenceAnalysis | None = None
+    following_analysis: SentenceAnalysis | None = None
+    source: str = ""  # the document it comes from
 
 
 def _log_rank(rank: int | None) -> float:
     return math.log1p(rank) if rank is not None else math.log1p(100)
 
 
-SentenceFeature = Callable[[QuestionTerms, SentenceContext], float]
-
-# Name -> function; the order is the model's column order.
-SENTENCE_FEATURES: dict[str, SentenceFeature] = {
-    "coverage": lambda q, c: coverage(q, c.text),
-    "coverage_window": lambda q, c: coverage(q, c.previous + "\n" + c.text + "\n" + c.following),
-    "coverage_previous": lambda q, c: coverage(q, c.previous),
-    "coverage_following": lambda q, c: coverage(q, c.following),
-    "coverage_title": lambda q, c: coverage(q, c.document_title),
-    "pair_coverage": lambda q, c: pair_coverage(q, c.text),
-    "pair_coverage_window": lambda q, c: pair_coverage(q, c.previous + c.text + c.following),
-    "soft_coverage": lambda q, c: c.soft,
-    "missing_weight": lambda q, c: missing_weight(q, c.text),
-    "compactness": lambda q, c: compactness(q, c.text),
-    "type_fit": lambda q, c: type_fit(q, c.text),
-    "context_match": lambda q, c: context_match(q, c.text),
-    "measure_match": lambda q, c: measure_match(q, c.text),
-    "figures_missing_window": lambda q, c: figures_missing(q, c.previous + c.text + c.following),
-    "question_word": lambda q, c: float(q.qword.index),
-    "question_terms": lambda q, c: float(len(q.terms)),
-    "unseen_share": lambda q, c: q.unseen_share,
-    "sentence_chars": lambda q, c: math.log1p(len(c.text)),
-    "position": lambda q, c: math.log1p(c.position),
-    "bm25_rank": lambda q, c: _log_rank(c.bm25_rank),
-    "dense_rank": lambda q, c: _log_rank(c.dense_rank),
-    "fused_rank": lambda q, c: _log_rank(c.fused_rank),
-    "bm25_score": lambda q, c: c.bm25_score,
-    "dense_score": lambda q, c: c.dense_score,
-}
+# The ranker's columns, in order.
+SENTENCE_FEATURES: tuple[str, ...] = (
+    "coverage", "coverage_window", "coverage_previous", "coverage_following", "coverage_title",
+    "pair_coverage", "pair_coverage_window",
+    "soft_coverage", "soft_coverage_window", "soft_coverage_previous", "soft_coverage_following",
+    "clause_coverage", "proximity_coverage",
+    "missing_weight", "compactness", "type_fit", "type_entity",
+    *(f"entities_{name}" for name in ENTITY_POS),
+    "context_match", "measure_match", "figures_missing_window", "refers_back",
+    "question_word", "question_terms", "unseen_share", "sentence_chars", "position",
+    "bm25_rank", "dense_rank", "fused_rank", "bm25_score", "dense_score",
+    "coverage_vs_best", "coverage_window_vs_best", "pair_coverage_vs_best", "soft_coverage_vs_best",
+    "proximity_vs_best", "coverage_window_vs_document_best",
+)
 CATEGORICAL_SENTENCE_FEATURES = ("question_word",)
 
 
-def sentence_features(q: QuestionTerms, c: SentenceContext) -> list[float]:
-    return [f(q, c) for f in SENTENCE_FEATURES.values()]
+def _share(matrix: np.ndarray, weights: Sequence[float]) -> np.ndarray:
+    """Weighted share of the columns (question terms) per row; 0 when the weights sum to 0."""
+    w = np.asarray(weights, np.float32)
+    total = float(w.sum())
+    return matrix @ w / total if total > 0 else np.zeros(len(matrix), np.float32)
+
+
+def sentence_matrix(
+    q: QuestionTerms, contexts: Sequence[SentenceContext], lexicon: Lexicon | None
+) -> np.ndarray:
+    """One row of SENTENCE_FEATURES per candidate (float32). Each distinct text (a sentence is
+    often another's neighbour) is matched against the question once."""
+    n = len(contexts)
+    rows: dict[str, int] = {}
+    analysis_of: dict[str, SentenceAnalysis | None] = {}
+
+    def row(text: str, analysis: SentenceAnalysis | None) -> int:
+        if text not in rows:
+            rows[text] = len(rows)
+            analysis_of[text] = analysis
+        return rows[text]
+
+    own = np.array([row(c.text, c.analysis) for c in contexts], dtype=np.intp)
+    previous = np.array([row(c.previous, c.previous_analysis) for c in contexts], dtype=np.intp)
+    following = np.array([row(c.following, c.following_analysis) for c in contexts], dtype=np.intp)
+    title = np.array([row(c.document_title, None) for c in contexts], dtype=np.intp)
+    texts = list(rows)
+    n_terms = len(q.terms)
+    credit = np.array([[term_credit(t, x) for t in q.terms] for x in texts], np.float32).reshape(len(texts), n_terms)
+    pairs = np.array([[p in x for p in q.pairs] for x in texts], np.float32).reshape(len(texts), len(q.pairs))
+    if lexicon is not None and n_terms:
+        none = np.empty(0, np.intp)
+        soft = lexicon.soft_coverage_slots(list(q.terms), [a.slots if (a := analysis_of[x]) else none for x in texts])
+        soft = np.maximum(soft, credit)  # a word written in the text is a full match
+    else:
+        soft = credit
+    window = np.maximum(np.maximum(credit[previous], credit[own]), credit[following])
+    soft_window = np.maximum(np.maximum(soft[previous], soft[own]), soft[following])
+    pair_share = pairs.mean(axis=1) if q.pairs else np.zeros(len(texts), np.float32)
+
+    cov = _share(credit[own], q.weights)
+    cov_window = _share(window, q.weights)
+    soft_cov = _share(soft[own], q.weights)
+    proximity = _share(credit[own], q.proximity_weights)
+    pair_cov = pair_share[own]
+    weights = np.asarray(q.weights, np.float32)
+    missing = np.where(credit[own] < 1.0, weights, 0.0).max(axis=1) if n_terms else np.zeros(n, np.float32)
+    document_best: dict[str, float] = {}
+    for c, value in zip(contexts, cov_window, strict=True):
+        document_best[c.source] = max(document_best.get(c.source, 0.0), float(value))
+    expected = EXPECTED_POS.get(q.qword.category)
+    counts = [c.analysis.entity_counts(q) for c in contexts]
+
+    columns: dict[str, np.ndarray | list[float] | float] = {
+        "coverage": cov,
+        "coverage_window": cov_window,
+        "coverage_previous": _share(credit[previous], q.weights),
+        "coverage_following": _share(credit[following], q.weights),
+        "coverage_title": _share(credit[title], q.weights),
+        "pair_coverage": pair_cov,
+        "pair_coverage_window": np.maximum(np.maximum(pair_share[previous], pair_cov), pair_share[following]),
+        "soft_coverage": soft_cov,
+        "soft_coverage_window": _share(soft_window, q.weights),
+        "soft_coverage_previous": _share(soft[previous], q.weights),
+        "soft_coverage_following": _share(soft[following], q.weights),
+        "clause_coverage": _share(credit[own], q.clause_weights),
+        "proximity_coverage": proximity,
+        "missing_weight": missing,
+        "compactness": [compactness(q, c.text) for c in contexts],
+        "type_fit": [type_fit(q, c.text) for c in contexts],
+        "type_entity": [float(any(k[e] for e in expected)) if expected else 0.5 for k in counts],
+        **{f"entities_{name}": [math.log1p(k[name]) for k in counts] for name in ENTITY_POS},
+        "context_match": [context_match(q, c.text) for c in contexts],
+        "measure_match": [measure_match(q, c.text) for c in contexts],
+        "figures_missing_window": [figures_missing(q, c.previous + c.text + c.following) for c in contexts],
+        "refers_back": [float(bool(_REFERS_BACK.match(c.text))) for c in contexts],
+        "question_word": float(q.qword.index),
+        "question_terms": float(n_terms),
+        "unseen_share": q.unseen_share,
+        "sentence_chars": [math.log1p(len(c.text)) for c in contexts],
+        "position": [math.log1p(c.position) for c in contexts],
+        "bm25_rank": [_log_rank(c.bm25_rank) for c in contexts],
+        "dense_rank": [_log_rank(c.dense_rank) for c in contexts],
+        "fused_rank": [_log_rank(c.fused_rank) for c in contexts],
+        "bm25_score": [c.bm25_score for c in contexts],
+        "dense_score": [c.dense_score for c in contexts],
+        "coverage_vs_best": cov - cov.max(initial=0.0),
+        "coverage_window_vs_best": cov_window - cov_window.max(initial=0.0),
+        "pair_coverage_vs_best": pair_cov - pair_cov.max(initial=0.0),
+        "soft_coverage_vs_best": soft_cov - soft_cov.max(initial=0.0),
+        "proximity_vs_best": proximity - proximity.max(initial=0.0),
+        "coverage_window_vs_document_best": cov_window - np.array([document_best[c.source] for c in contexts]),
+    }
+    out = np.empty((n, len(SENTENCE_FEATURES)), np.float32)
+    for j, name in enumerate(SENTENCE_FEATURES):
+        out[:, j] = columns[name]
+    return out

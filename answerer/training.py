@@ -24,14 +24,16 @@ from typing import Any
 import numpy as np
 
 from jbqa.answerer.candidates import Candidate, CorpusView, gather
-from jbqa.answerer.features import QuestionTerms, question_terms, sentence_features
-from jbqa.answerer.model import AbstainModel, ReaderModel, abstain_row, fit_abstain, fit_ranker
-from jbqa.answerer.span_features import cut_words, span_candidates, span_matrix
+from jbqa.answerer.features import QuestionTerms, question_terms, sentence_matrix
+from jbqa.answerer.model import ReaderModel, abstain_row, fit_abstain, fit_ranker
+from jbqa.answerer.span_features import span_candidates, span_matrix
 from jbqa.answerer.terms import TermStats
 from jbqa.config import BUNDLED_CORPUS
+from jbqa.eval.metrics import span_f1
 from jbqa.eval.open_squad import write_corpus
 from jbqa.eval.run import load_gold
 from jbqa.eval.squad import SquadContext, load_squad, split_contexts
+from jbqa.index.lexicon import Lexicon, default_lexicon, lexicon_info
 from jbqa.index.store import LoadedIndex, build_index
 from jbqa.ingest.normalize import normalize_chars
 from jbqa.ingest.split import sentence_bounds
@@ -42,7 +44,9 @@ TRAINING_FILES = {  # file name -> (share of articles held out for reporting, li
     "cmrc2018_trial.json": (40, "CC BY-SA 4.0", "https://github.com/ymcui/cmrc2018 squad-style-data/cmrc2018_trial.json"),
     "DRCD_dev.json": (20, "CC BY-SA 3.0", "https://github.com/DRCKnowledgeTeam/DRCD DRCD_dev.json"),
 }
-GOLD_WEIGHT = 6.0  # the project's own questions are few but in the product's domain
+GOLD = "gold"  # the project's own questions (eval/gold.jsonl)
+GOLD_WEIGHT = 6.0  # they are few but in the product's domain
+# Each SQuAD file weighs as much as the largest: the smaller one (CMRC2018 trial) has the longer answers.
 MAX_SPAN_SENTENCES = 2
 
 
@@ -53,6 +57,7 @@ class TrainingQuestion:
     answers: tuple[str, ...]  # normalised
     sources: frozenset[str]
     weight: float = 1.0
+    dataset: str = GOLD  # the training file it comes from, or GOLD
 
 
 @dataclass
@@ -119,11 +124,13 @@ def other_figures(question: TrainingQuestion) -> TrainingQuestion | None:
     return dataclasses.replace(question, id=question.id + "~", question=changed, answers=(), sources=frozenset())
 
 
-def _questions(contexts: list[SquadContext], names: list[str]) -> list[TrainingQuestion]:
-    """The answerable questions of `contexts`, whose documents are `names` (in the same order)."""
+def _questions(contexts: list[SquadContext], names: list[str], datasets: dict[int, tuple[str, float]]
+               ) -> list[TrainingQuestion]:
+    """The answerable questions of `contexts`, whose documents are `names` (in the same order);
+    `datasets`: id() of each context -> (its file, the weight of its questions)."""
     return [
         TrainingQuestion(q.id, q.question, tuple(dict.fromkeys(normalize_chars(a.text) for a in q.answers)),
-                         frozenset({name}))
+                         frozenset({name}), datasets[id(c)][1], datasets[id(c)][0])
         for c, name in zip(contexts, names, strict=True)
         for q in c.questions
         if q.answers
@@ -140,7 +147,8 @@ def label_candidates(question: TrainingQuestion, candidates: list[Candidate]) ->
 def ask_all(
     index: LoadedIndex, questions: Iterable[tuple[TrainingQuestion, bool]], fold: int, desc: str, progress: bool
 ) -> Iterator[Instance]:
-    view = CorpusView(index)
+    lexicon = default_lexicon()
+    view = CorpusView(index, lexicon)
     stats = TermStats(view.normalized, index.bm25.postings)
     items = list(questions)
     for question, answerable in progress_bar(items, desc, "q", progress):
@@ -151,7 +159,7 @@ def ask_all(
         if not candidates:
             continue
         labels = label_candidates(question, candidates) if answerable else np.zeros(len(candidates), np.int32)
-        features = np.array([sentence_features(q, c.context) for c in candidates], dtype=np.float32)
+        features = sentence_matrix(q, [c.context for c in candidates], lexicon)
         own_fold = _fold_of(question.id) if fold < 0 else fold  # gold questions: a fold by id
         yield Instance(question, own_fold, answerable, q, candidates, labels, features)
 
@@ -161,11 +169,10 @@ def span_group(instance: Instance) -> SpanGroup | None:
     positives = [c for c, y in zip(instance.candidates, instance.labels, strict=True) if y][:MAX_SPAN_SENTENCES]
     rows, relevance = [], []
     for c in positives:
-        words = cut_words(c.context.text)
-        spans = span_candidates(words)
+        spans = span_candidates(c.context.analysis.words)
         if not spans:
             continue
-        rows.append(span_matrix(instance.q, words, spans))
+        rows.append(span_matrix(instance.q, c.context.analysis.words, spans))
         for span in spans:
             f1 = max(char_f1(c.context.text[span.start : span.end], a) for a in instance.question.answers)
             relevance.append(3 if f1 >= 0.999 else int(f1 * 3))
@@ -183,11 +190,13 @@ def collect(data_dir: Path, work: Path, progress: bool = True) -> tuple[Training
     data = TrainingData()
     summary: dict[str, Any] = {"files": {}}
     contexts_by_fold: list[list[SquadContext]] = [[], []]
+    training: dict[str, list[SquadContext]] = {}
     for name, (held_percent, licence, source) in TRAINING_FILES.items():
         path = data_dir / name
         if not path.is_file():
             raise FileNotFoundError(f"training file missing: {path} (get it from {source})")
         train, held = split_contexts(load_squad(path), held_percent)
+        training[name] = train
         summary["files"][name] = {
             "sha256": sha256(path), "licence": licence, "source": source,
             "train_contexts": len(train), "train_questions": sum(len(c.questions) for c in train),
@@ -195,17 +204,31 @@ def collect(data_dir: Path, work: Path, progress: bool = True) -> tuple[Training
         }
         for c in train:
             contexts_by_fold[_fold_of(c.title or c.id)].append(c)
+    counts = {name: max(1, summary["files"][name]["train_questions"]) for name in training}
+    datasets = {id(c): (name, max(counts.values()) / counts[name]) for name, cs in training.items() for c in cs}
+    for name in training:
+        summary["files"][name]["question_weight"] = round(max(counts.values()) / counts[name], 4)
     fold_questions = []
     indexes = []
     for fold, contexts in enumerate(contexts_by_fold):
         folder = work / f"fold{fold}"
         names = write_corpus(contexts, folder / "corpus")
-        fold_questions.append(_questions(contexts, names))
+        fold_questions.append(_questions(contexts, names, datasets))
         indexes.append(build_index(folder / "corpus", folder / "index", "offline", progress=progress))
     for fold in (0, 1):
         own = [(q, True) for q in fold_questions[fold]]
         other = [(q, False) for q in fold_questions[1 - fold]]
         data.instances.extend(ask_all(indexes[fold], own + other, fold, f"fold {fold}", progress))
+    # As `jbqa eval --holdout-every 2` asks: every second context of a fold left out, so that the
+    # left-out questions find the other paragraphs of their article but not their own.
+    for fold, contexts in enumerate(contexts_by_fold):
+        folder = work / f"halves{fold}"
+        kept = contexts[::2]
+        names = write_corpus(kept, folder / "corpus")
+        half_index = build_index(folder / "corpus", folder / "index", "offline", progress=progress)
+        halves = [(q, True) for q in _questions(kept, names, datasets)]
+        halves += [(q, False) for q in _questions(contexts[1::2], ["left-out"] * len(contexts[1::2]), datasets)]
+        data.instances.extend(ask_all(half_index, halves, fold, f"halves {fold}", progress))
     # Near misses: every context stays, less the sentences that answer its questions.
     stripped = [without_answers(c) for fold in (0, 1) for c in contexts_by_fold[fold]]
     names = write_corpus([c for c in stripped if c.context.strip()], work / "stripped" / "corpus")
@@ -221,10 +244,13 @@ def collect(data_dir: Path, work: Path, progress: bool = True) -> tuple[Training
     gold_index = build_index(BUNDLED_CORPUS, work / "bundled", "offline", progress=progress)
     gold = [
         TrainingQuestion(g.id, g.question, tuple(normalize_chars(a) for a in g.answers), frozenset(g.sources),
-                         GOLD_WEIGHT)
+                         GOLD_WEIGHT, GOLD)
         for g in load_gold(Path(__file__).resolve().parent.parent / "eval" / "gold.jsonl")
     ]
-    data.instances.extend(ask_all(gold_index, [(g, bool(g.answers)) for g in gold], -1, "gold", progress))
+    asked = list(ask_all(gold_index, [(g, bool(g.answers)) for g in gold], -1, "gold", progress))
+    lexicon = default_lexicon()
+    data.instances.extend(asked)
+    data.instances.extend(n for n in (near_miss(i, lexicon) for i in asked if i.answerable) if n is not None)
     for instance in data.instances:
         if instance.answerable and instance.labels.any():
             group = span_group(instance)
@@ -234,6 +260,18 @@ def collect(data_dir: Path, work: Path, progress: bool = True) -> tuple[Training
     summary["instances"] = len(data.instances)
     summary["span_groups"] = len(data.spans)
     return data, summary
+
+
+def near_miss(instance: Instance, lexicon: Lexicon) -> Instance | None:
+    """The question asked of its corpus less every sentence that holds one of its answers: its
+    topic is there, its fact is not (None when nothing else was retrieved)."""
+    answers = instance.question.answers
+    kept = [c for c in instance.candidates if not any(a in c.context.text for a in answers)]
+    if not kept:
+        return None
+    question = dataclasses.replace(instance.question, id=instance.question.id + "~near", sources=frozenset())
+    features = sentence_matrix(instance.q, [c.context for c in kept], lexicon)
+    return Instance(question, instance.fold, False, instance.q, kept, np.zeros(len(kept), np.int32), features)
 
 
 def _ranker_rows(instances: list[Instance]) -> tuple[np.ndarray, np.ndarray, list[int], np.ndarray]:
@@ -251,17 +289,36 @@ def _span_rows(groups: list[SpanGroup]) -> tuple[np.ndarray, np.ndarray, list[in
     return x, y, [len(g.relevance) for g in groups], np.array([g.question.weight for g in groups], np.float32)
 
 
-def best_candidate_row(model: ReaderModel, instance: Instance) -> tuple[list[float], bool, float]:
-    """The abstain row of the top-ranked candidate, whether that candidate holds the answer, and the
-    character F1 of its best span with the gold answers."""
+@dataclass(frozen=True)
+class Outcome:
+    """An instance scored out of fold: the abstain row of its top-ranked candidate and how that
+    candidate fares."""
+
+    dataset: str
+    situation: str  # answerable, left_out or near_miss
+    fold: int
+    weight: float
+    row: list[float]
+    right: bool  # the candidate is a sentence of a gold source that holds a gold answer (the label)
+    hit: bool  # the candidate holds a gold answer (the quote hit of the evaluation)
+    span_f1: float  # CMRC2018 F1 of its best span (0 unless it holds a gold answer)
+
+
+def score_out_of_fold(model: ReaderModel, instance: Instance) -> Outcome:
     scores = model.rank(instance.features)
     order = np.argsort(-scores, kind="stable")
     top = int(order[0])
     runner_up = float(scores[order[1]]) if len(order) > 1 else None
-    span = model.best_span(instance.q, instance.candidates[top].context.text)
-    text = instance.candidates[top].context.text
-    f1 = max((char_f1(text[span.start : span.end], a) for a in instance.question.answers), default=0.0) if span else 0.0
-    return abstain_row(instance.features[top], float(scores[top]), runner_up, span), bool(instance.labels[top]), f1
+    context = instance.candidates[top].context
+    span = model.best_span(instance.q, context.analysis.words)
+    answers = list(instance.question.answers)
+    hit = any(a in context.text for a in answers)
+    f1 = span_f1(context.text[span.start : span.end], answers) if span and hit else 0.0
+    return Outcome(
+        instance.question.dataset, _situation(instance), instance.fold, instance.question.weight,
+        abstain_row(instance.features[top], float(scores[top]), runner_up, span),
+        bool(instance.labels[top]), hit, f1,
+    )
 
 
 def _situation(instance: Instance) -> str:
@@ -270,26 +327,27 @@ def _situation(instance: Instance) -> str:
     return "left_out" if instance.question.sources else "near_miss"  # near misses are asked with no source
 
 
-def cross_fold_report(
-    abstain: AbstainModel, rows: list[list[float]], kinds: list[tuple[str, str, bool, float]]
-) -> dict[str, dict[str, float]]:
-    """Out-of-fold quality by kind of question (SQuAD or the project's gold): top sentence right, its
-    span's character F1 (over answerable questions, 0 when the sentence is wrong), and the share
-    refused at the chosen threshold of answerable, left-out and near-miss questions."""
+def cross_fold_report(outcomes: list[Outcome], probability: np.ndarray, threshold: float) -> dict[str, dict[str, float]]:
+    """Out-of-fold quality by training file (and the project's gold questions): the top sentence holds
+    an answer (quote hit@1, before and after refusals), its span's CMRC2018 F1 (0 when the sentence
+    holds no answer or is refused), and the share refused of answerable, left-out and near-miss questions."""
     report: dict[str, dict[str, float]] = {}
-    for kind in ("squad", "gold"):
-        picked = [(abstain.probability(r), s, c, f) for r, (k, s, c, f) in zip(rows, kinds, strict=True) if k == kind]
-        answerable = [(c, f) for _, s, c, f in picked if s == "answerable"]
-        report[kind] = {
+    for dataset in dict.fromkeys(o.dataset for o in outcomes):
+        mine = [(o, p >= threshold) for o, p in zip(outcomes, probability, strict=True) if o.dataset == dataset]
+        answerable = [(o, answered) for o, answered in mine if o.situation == "answerable"]
+        n = max(len(answerable), 1)
+        entry = {
             "answerable": len(answerable),
-            "sentence_hit@1": round(sum(c for c, _ in answerable) / max(len(answerable), 1), 4),
-            "span_char_f1": round(sum(f for _, f in answerable) / max(len(answerable), 1), 4),
+            "quote_hit@1": round(sum(o.hit for o, _ in answerable) / n, 4),
+            "quote_hit@1_answered": round(sum(o.hit and answered for o, answered in answerable) / n, 4),
+            "span_f1_answered": round(sum(o.span_f1 * answered for o, answered in answerable) / n, 4),
         }
         for situation in ("answerable", "left_out", "near_miss"):
-            ps = [p for p, s, _, _ in picked if s == situation]
-            if ps:
-                report[kind][f"{situation}_refused"] = round(sum(p < abstain.threshold for p in ps) / len(ps), 4)
-                report[kind][situation] = len(ps)
+            picked = [answered for o, answered in mine if o.situation == situation]
+            if picked:
+                entry[f"{situation}_refused"] = round(sum(not a for a in picked) / len(picked), 4)
+                entry[situation] = len(picked)
+        report[dataset] = entry
     return report
 
 
@@ -299,30 +357,26 @@ def train(data_dir: Path, output: Path, progress: bool = True) -> dict[str, Any]
     np.random.seed(SEED)
     with tempfile.TemporaryDirectory(prefix="jbqa-train-") as tmp:
         data, summary = collect(data_dir, Path(tmp), progress)
-    # Out-of-fold scores for the abstain model: each fold scored by models of the other.
-    oof_rows: list[list[float]] = []
-    oof_labels: list[int] = []
-    oof_weights: list[float] = []
-    oof_kinds: list[tuple[str, str, bool, float]] = []
+    # Out-of-fold rows for the abstain model: each fold scored by a ranker and span scorer of the other.
+    outcomes: list[Outcome] = []
     for fold in (0, 1):
-        train_inst = [i for i in data.instances if i.fold != fold]
-        test_inst = [i for i in data.instances if i.fold == fold]
-        ranker = fit_ranker(*_ranker_rows(train_inst), seed=SEED)
+        ranker = fit_ranker(*_ranker_rows([i for i in data.instances if i.fold != fold]), seed=SEED)
         spans = fit_ranker(*_span_rows([g for g in data.spans if g.fold != fold]), seed=SEED, spans=True)
         model = ReaderModel(ranker, spans, None)
-        for inst in test_inst:
-            row, correct, f1 = best_candidate_row(model, inst)
-            oof_rows.append(row)
-            oof_labels.append(int(inst.answerable and correct))
-            oof_weights.append(inst.question.weight)
-            kind = "gold" if inst.question.weight == GOLD_WEIGHT else "squad"
-            oof_kinds.append((kind, _situation(inst), correct, f1 if inst.answerable and correct else 0.0))
-    answerable = np.array([situation == "answerable" for _, situation, _, _ in oof_kinds])
-    abstain = fit_abstain(np.array(oof_rows, np.float32), np.array(oof_labels), np.array(oof_weights), answerable, SEED)
+        outcomes.extend(score_out_of_fold(model, i) for i in data.instances if i.fold == fold)
+    abstain, probability = fit_abstain(
+        np.array([o.row for o in outcomes], np.float32),
+        np.array([int(o.situation == "answerable" and o.right) for o in outcomes]),
+        np.array([o.weight for o in outcomes], np.float32),
+        np.array([o.situation == "answerable" for o in outcomes]),
+        np.array([o.fold for o in outcomes]),
+        SEED,
+    )
     ranker = fit_ranker(*_ranker_rows(data.instances), seed=SEED)
     spans = fit_ranker(*_span_rows(data.spans), seed=SEED, spans=True)
     model = ReaderModel(ranker, spans, abstain)
-    summary["cross_fold"] = cross_fold_report(abstain, oof_rows, oof_kinds)
+    summary["lexicon"] = {key: lexicon_info()[key] for key in ("source", "vectors_sha256")}
+    summary["cross_fold"] = cross_fold_report(outcomes, probability, abstain.threshold)
     summary["abstain"] = abstain.summary()
     summary["seed"] = SEED
     model.save(output, summary)

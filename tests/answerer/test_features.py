@@ -2,20 +2,24 @@
 
 from __future__ import annotations
 
+import numpy as np
 import pytest
 
 from jbqa.answerer.features import (
     SENTENCE_FEATURES,
+    SentenceAnalysis,
     SentenceContext,
     context_match,
     coverage,
     figures_missing,
     measure_match,
     question_terms,
-    sentence_features,
+    sentence_matrix,
 )
 from jbqa.answerer.qwords import CATEGORIES, find_question_word
 from jbqa.answerer.terms import TermStats
+from jbqa.index.lexicon import Lexicon
+from jbqa.index.words import cut_words
 
 PASSAGES = [
     "该市共有博物馆12座，其中国家一级博物馆3座。",
@@ -86,12 +90,46 @@ def test_context_match_finds_the_words_around_the_question_word() -> None:
     assert context_match(q, PASSAGES[0]) == 0.0
 
 
-def test_sentence_features_are_one_number_per_named_feature() -> None:
+def _context(text: str, previous: str = "", following: str = "", lexicon: Lexicon | None = None,
+             source: str = "a.txt", bm25_score: float = 1.0) -> SentenceContext:
+    analysis = SentenceAnalysis.of(cut_words(text), lexicon)
+    return SentenceContext(
+        text, previous, following, "", 1, 1, 2, 1, bm25_score, 0.5, analysis,
+        SentenceAnalysis.of(cut_words(previous), lexicon) if previous else None,
+        SentenceAnalysis.of(cut_words(following), lexicon) if following else None, source,
+    )
+
+
+def test_the_sentence_matrix_has_one_row_per_candidate_and_one_column_per_named_feature() -> None:
     q = question_terms("体育馆什么时候建成", STATS)
-    context = SentenceContext(PASSAGES[1], "", PASSAGES[2], PASSAGES[0], 1, 1, 2, 1, 1.0, 0.5, 0.0)
-    row = sentence_features(q, context)
-    assert len(row) == len(SENTENCE_FEATURES)
-    named = dict(zip(SENTENCE_FEATURES, row, strict=True))
-    assert named["coverage"] == pytest.approx(1.0)
-    assert named["type_fit"] == 1.0  # a date is there
-    assert named["bm25_score"] == 1.0
+    contexts = [_context(PASSAGES[1], following=PASSAGES[2]), _context("图书馆位于城市东部。", bm25_score=0.4, source="b.txt")]
+    rows = sentence_matrix(q, contexts, None)
+    assert rows.shape == (2, len(SENTENCE_FEATURES)) and rows.dtype == "float32"
+    built, other = (dict(zip(SENTENCE_FEATURES, row, strict=True)) for row in rows)
+    assert built["coverage"] == pytest.approx(1.0) and other["coverage"] == 0.0
+    assert built["type_fit"] == 1.0  # a date is there
+    assert built["type_entity"] == 1.0 and other["type_entity"] == 0.0  # only the first names a time or figure
+    assert built["bm25_score"] == 1.0 and other["bm25_score"] == pytest.approx(0.4)
+    assert built["coverage_vs_best"] == 0.0 and other["coverage_vs_best"] == pytest.approx(-1.0)
+    assert other["coverage_window_vs_document_best"] == 0.0  # the best of its own document
+    assert built["coverage_following"] == 0.0
+
+
+def test_soft_coverage_credits_words_of_like_meaning() -> None:
+    lexicon = Lexicon(["建成", "竣工", "图书"], np.array([[1, 0], [0.96, 0.28], [0, 1]], np.float32))
+    q = question_terms("体育馆什么时候建成", STATS)
+    said_otherwise = _context("新的体育馆于2021年竣工。", lexicon=lexicon)
+    unrelated = _context("新的体育馆有图书。", lexicon=lexicon)
+    rows = sentence_matrix(q, [said_otherwise, unrelated], lexicon)
+    column = SENTENCE_FEATURES.index("soft_coverage")
+    assert rows[0, column] > rows[1, column]
+    assert rows[0, SENTENCE_FEATURES.index("coverage")] == rows[1, SENTENCE_FEATURES.index("coverage")]
+    assert sentence_matrix(q, [said_otherwise], None)[0, column] == rows[0, SENTENCE_FEATURES.index("coverage")]
+
+
+def test_clause_and_proximity_weights_favour_the_words_near_the_question_word() -> None:
+    q = question_terms("新的体育馆开工以后，图书馆什么时候建成", STATS)
+    near = dict(zip(q.terms, q.proximity_weights, strict=True))
+    clause = dict(zip(q.terms, q.clause_weights, strict=True))
+    assert clause["图书馆"] > 0 and clause["开工"] == 0.0
+    assert near["图书馆"] > near["开工"]

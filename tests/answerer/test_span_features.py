@@ -6,11 +6,11 @@ from jbqa.answerer.features import question_terms
 from jbqa.answerer.span_features import (
     MAX_SPAN_CHARS,
     SPAN_FEATURES,
-    cut_words,
     span_candidates,
     span_matrix,
 )
 from jbqa.answerer.terms import TermStats
+from jbqa.index.words import POS, cut_words
 
 SENTENCE = "新的体育馆于2019年5月开工，命名为“江风馆”。随后建成投用。"
 STATS = TermStats([SENTENCE])
@@ -29,6 +29,10 @@ def test_candidates_start_and_end_on_words_inside_one_sentence() -> None:
         assert words.bounds[span.first] == span.start and words.bounds[span.last + 1] == span.end
     texts = {SENTENCE[s.start : s.end] for s in spans}
     assert "2019年5月" in texts or "2019年" in texts
+    for span in spans:  # never from a particle, never up to a preposition, conjunction or particle
+        assert words.pos[span.first] != POS["u"], SENTENCE[span.start : span.end]
+        assert words.pos[span.last] not in (POS["u"], POS["p"], POS["c"]), SENTENCE[span.start : span.end]
+    assert not any(SENTENCE[s.start : s.end].endswith("于") for s in spans)
 
 
 def test_every_span_gets_a_row_of_named_features() -> None:
@@ -46,3 +50,17 @@ def test_every_span_gets_a_row_of_named_features() -> None:
     digits = [text for text in by_text if any(ch.isdigit() for ch in text)]
     assert digits and all(by_text[text][column["has_digit"]] == 1.0 for text in digits)
     assert all(by_text[text][column["has_digit"]] == 0.0 for text in by_text if text not in digits)
+
+
+def test_spans_of_the_asked_kind_are_marked() -> None:
+    words = cut_words(SENTENCE)
+    spans = span_candidates(words)
+    column = {name: i for i, name in enumerate(SPAN_FEATURES)}
+    when = span_matrix(question_terms("体育馆什么时候开工", STATS), words, spans)
+    by_text = {SENTENCE[s.start : s.end]: when[i] for i, s in enumerate(spans)}
+    assert by_text["2019年5月"][column["expected_words"]] >= 1 and by_text["2019年5月"][column["span_t"]] == 0
+    assert by_text["江风馆"][column["expected_words"]] == 0
+    which = span_matrix(question_terms("体育馆命名为哪个馆", STATS), words, spans)
+    by_text = {SENTENCE[s.start : s.end]: which[i] for i, s in enumerate(spans)}
+    assert by_text["江风馆"][column["head_suffix"]] == 1.0  # 哪个馆: ends like 馆
+    assert by_text["2019年5月"][column["head_suffix"]] == 0.0
