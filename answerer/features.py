@@ -76,6 +76,7 @@ class QuestionTerms:
     left: str | None  # the content word just before the question word
     right: str | None  # the content word just after it
     unseen_share: float  # idf-weighted share of the content words that the corpus never writes
+    unseen_weight: float  # the weight of a word the corpus never writes (the largest there is)
     measure_word: str | None  # the measure word after 多少/几 (多少家 -> 家)
     figures: tuple[str, ...]  # numbers the question names (years, amounts)
 
@@ -147,6 +148,7 @@ def question_terms(text: str, stats: TermStats) -> QuestionTerms:
         left=before[-1] if before else None,
         right=after[0] if after else None,
         unseen_share=unseen / total if total else 0.0,
+        unseen_weight=stats.idf_unseen(),
         measure_word=measure.group(1) if measure else None,
         figures=tuple(_FIGURE.findall(normalized)),
     )
@@ -355,7 +357,7 @@ def sentence_matrix(
         "soft_coverage_following": _share(soft[following], q.weights),
         "clause_coverage": _share(credit[own], q.clause_weights),
         "proximity_coverage": proximity,
-        "missing_weight": missing,
+        "missing_weight": missing / q.unseen_weight,  # a share of the largest, alike in corpora of any size
         "compactness": [compactness(q, c.text) for c in contexts],
         "type_fit": [type_fit(q, c.text) for c in contexts],
         "type_entity": [float(any(k[e] for e in expected)) if expected else 0.5 for k in counts],

@@ -60,5 +60,12 @@ class TermStats:
 
     def idf(self, term: str) -> float:
         """Smoothed inverse document frequency; unseen terms weigh the most."""
-        n, df = len(self._texts), self.df(term)
+        return self._idf(self.df(term))
+
+    def idf_unseen(self) -> float:
+        """The idf of a term the corpus never writes."""
+        return self._idf(0)
+
+    def _idf(self, df: int) -> float:
+        n = len(self._texts)
         return math.log(1 + (n - df + 0.5) / (df + 0.5))

@@ -71,6 +71,7 @@ class Instance:
     candidates: list[Candidate]
     labels: np.ndarray  # 1 where the candidate sentence holds a gold answer in a gold source
     features: np.ndarray
+    environment: str  # which corpus it was asked of (a fold, halves of one, ...)
 
 
 @dataclass
@@ -145,12 +146,14 @@ def label_candidates(question: TrainingQuestion, candidates: list[Candidate]) ->
 
 
 def ask_all(
-    index: LoadedIndex, questions: Iterable[tuple[TrainingQuestion, bool]], fold: int, desc: str, progress: bool
+    index: LoadedIndex, questions: Iterable[tuple[TrainingQuestion, bool]], fold: int, environment: str,
+    progress: bool,
 ) -> Iterator[Instance]:
     lexicon = default_lexicon()
     view = CorpusView(index, lexicon)
     stats = TermStats(view.normalized, index.bm25.postings)
     items = list(questions)
+    desc = f"{environment} {fold}" if fold >= 0 else environment
     for question, answerable in progress_bar(items, desc, "q", progress):
         q = question_terms(question.question, stats)
         if not q.terms:
@@ -161,7 +164,7 @@ def ask_all(
         labels = label_candidates(question, candidates) if answerable else np.zeros(len(candidates), np.int32)
         features = sentence_matrix(q, [c.context for c in candidates], lexicon)
         own_fold = _fold_of(question.id) if fold < 0 else fold  # gold questions: a fold by id
-        yield Instance(question, own_fold, answerable, q, candidates, labels, features)
+        yield Instance(question, own_fold, answerable, q, candidates, labels, features, environment)
 
 
 def span_group(instance: Instance) -> SpanGroup | None:
@@ -218,28 +221,35 @@ def collect(data_dir: Path, work: Path, progress: bool = True) -> tuple[Training
     for fold in (0, 1):
         own = [(q, True) for q in fold_questions[fold]]
         other = [(q, False) for q in fold_questions[1 - fold]]
-        data.instances.extend(ask_all(indexes[fold], own + other, fold, f"fold {fold}", progress))
-    # As `jbqa eval --holdout-every 2` asks: every second context of a fold left out, so that the
-    # left-out questions find the other paragraphs of their article but not their own.
+        data.instances.extend(ask_all(indexes[fold], own + other, fold, "fold", progress))
+    # As `jbqa eval --holdout-every K` asks: contexts left out of a corpus that keeps the other
+    # paragraphs of their article, so that their questions find their topic but not their answer;
+    # in corpora of several sizes, so that scores mean the same in small corpora and in large ones.
     for fold, contexts in enumerate(contexts_by_fold):
-        folder = work / f"halves{fold}"
-        kept = contexts[::2]
-        names = write_corpus(kept, folder / "corpus")
-        half_index = build_index(folder / "corpus", folder / "index", "offline", progress=progress)
-        halves = [(q, True) for q in _questions(kept, names, datasets)]
-        halves += [(q, False) for q in _questions(contexts[1::2], ["left-out"] * len(contexts[1::2]), datasets)]
-        data.instances.extend(ask_all(half_index, halves, fold, f"halves {fold}", progress))
+        for every, name in ((2, "halves"), (4, "quarters")):
+            kept, left = contexts[::every], contexts[1::every]
+            data.instances.extend(_ask_left_out(work / f"{name}{fold}", kept, left, datasets, fold, name, progress))
+    everything = [c for contexts in contexts_by_fold for c in contexts]
+    most = [c for i, c in enumerate(everything) if i % 4 != 3]
+    index, written = _build(work / "most", most, progress)
+    names = dict(zip(map(id, most), written, strict=True))
+    for fold, contexts in enumerate(contexts_by_fold):
+        kept = [c for c in contexts if id(c) in names]
+        left = [c for c in contexts if id(c) not in names]
+        asked = [(q, True) for q in _questions(kept, [names[id(c)] for c in kept], datasets)]
+        asked += [(q, False) for q in _questions(left, ["left-out"] * len(left), datasets)]
+        data.instances.extend(ask_all(index, asked, fold, "most", progress))
     # Near misses: every context stays, less the sentences that answer its questions.
     stripped = [without_answers(c) for fold in (0, 1) for c in contexts_by_fold[fold]]
     names = write_corpus([c for c in stripped if c.context.strip()], work / "stripped" / "corpus")
     stripped_index = build_index(work / "stripped" / "corpus", work / "stripped" / "index", "offline", progress=progress)
     for fold in (0, 1):
         near = [(dataclasses.replace(q, sources=frozenset()), False) for q in fold_questions[fold]]
-        data.instances.extend(ask_all(stripped_index, near, fold, f"near misses {fold}", progress))
+        data.instances.extend(ask_all(stripped_index, near, fold, "near misses", progress))
     # Near misses of another kind: the same question about another year or figure.
     for fold in (0, 1):
         changed = [(q, False) for q in map(other_figures, fold_questions[fold]) if q is not None]
-        data.instances.extend(ask_all(indexes[fold], changed, fold, f"other figures {fold}", progress))
+        data.instances.extend(ask_all(indexes[fold], changed, fold, "other figures", progress))
     summary["near_miss_contexts"] = len(names)
     gold_index = build_index(BUNDLED_CORPUS, work / "bundled", "offline", progress=progress)
     gold = [
@@ -247,10 +257,10 @@ def collect(data_dir: Path, work: Path, progress: bool = True) -> tuple[Training
                          GOLD_WEIGHT, GOLD)
         for g in load_gold(Path(__file__).resolve().parent.parent / "eval" / "gold.jsonl")
     ]
-    asked = list(ask_all(gold_index, [(g, bool(g.answers)) for g in gold], -1, "gold", progress))
+    gold_asked = list(ask_all(gold_index, [(g, bool(g.answers)) for g in gold], -1, "gold", progress))
     lexicon = default_lexicon()
-    data.instances.extend(asked)
-    data.instances.extend(n for n in (near_miss(i, lexicon) for i in asked if i.answerable) if n is not None)
+    data.instances.extend(gold_asked)
+    data.instances.extend(n for n in (near_miss(i, lexicon) for i in gold_asked if i.answerable) if n is not None)
     for instance in data.instances:
         if instance.answerable and instance.labels.any():
             group = span_group(instance)
@@ -262,6 +272,23 @@ def collect(data_dir: Path, work: Path, progress: bool = True) -> tuple[Training
     return data, summary
 
 
+def _build(folder: Path, contexts: list[SquadContext], progress: bool) -> tuple[LoadedIndex, list[str]]:
+    """An index of one document per context, and the documents' names (in the contexts' order)."""
+    names = write_corpus(contexts, folder / "corpus")
+    return build_index(folder / "corpus", folder / "index", "offline", progress=progress), names
+
+
+def _ask_left_out(
+    folder: Path, kept: list[SquadContext], left: list[SquadContext], datasets: dict[int, tuple[str, float]],
+    fold: int, environment: str, progress: bool,
+) -> Iterator[Instance]:
+    """The questions of `kept` and of `left` asked of an index of `kept` only."""
+    index, names = _build(folder, kept, progress)
+    asked = [(q, True) for q in _questions(kept, names, datasets)]
+    asked += [(q, False) for q in _questions(left, ["left-out"] * len(left), datasets)]
+    return ask_all(index, asked, fold, environment, progress)
+
+
 def near_miss(instance: Instance, lexicon: Lexicon) -> Instance | None:
     """The question asked of its corpus less every sentence that holds one of its answers: its
     topic is there, its fact is not (None when nothing else was retrieved)."""
@@ -271,7 +298,8 @@ def near_miss(instance: Instance, lexicon: Lexicon) -> Instance | None:
         return None
     question = dataclasses.replace(instance.question, id=instance.question.id + "~near", sources=frozenset())
     features = sentence_matrix(instance.q, [c.context for c in kept], lexicon)
-    return Instance(question, instance.fold, False, instance.q, kept, np.zeros(len(kept), np.int32), features)
+    return Instance(question, instance.fold, False, instance.q, kept, np.zeros(len(kept), np.int32), features,
+                    instance.environment + " near misses")
 
 
 def _ranker_rows(instances: list[Instance]) -> tuple[np.ndarray, np.ndarray, list[int], np.ndarray]:
@@ -295,6 +323,7 @@ class Outcome:
     candidate fares."""
 
     dataset: str
+    environment: str
     situation: str  # answerable, left_out or near_miss
     fold: int
     weight: float
@@ -315,7 +344,7 @@ def score_out_of_fold(model: ReaderModel, instance: Instance) -> Outcome:
     hit = any(a in context.text for a in answers)
     f1 = span_f1(context.text[span.start : span.end], answers) if span and hit else 0.0
     return Outcome(
-        instance.question.dataset, _situation(instance), instance.fold, instance.question.weight,
+        instance.question.dataset, instance.environment, _situation(instance), instance.fold, instance.question.weight,
         abstain_row(instance.features[top], float(scores[top]), runner_up, span),
         bool(instance.labels[top]), hit, f1,
     )
@@ -351,6 +380,24 @@ def cross_fold_report(outcomes: list[Outcome], probability: np.ndarray, threshol
     return report
 
 
+def refusals_by_environment(outcomes: list[Outcome], probability: np.ndarray, threshold: float
+                            ) -> dict[str, dict[str, float]]:
+    """The share refused out of fold of the answerable and the unanswerable questions asked of each
+    kind of corpus: one threshold should hold in corpora of any size."""
+    report: dict[str, dict[str, float]] = {}
+    for environment in dict.fromkeys(o.environment for o in outcomes):
+        entry = {}
+        for answerable in (True, False):
+            refused = [p < threshold for o, p in zip(outcomes, probability, strict=True)
+                       if o.environment == environment and (o.situation == "answerable") == answerable]
+            if refused:
+                key = "answerable" if answerable else "unanswerable"
+                entry[f"{key}_refused"] = round(sum(refused) / len(refused), 4)
+                entry[key] = len(refused)
+        report[environment] = entry
+    return report
+
+
 def train(data_dir: Path, output: Path, progress: bool = True) -> dict[str, Any]:
     """Train the ranker, span scorer and abstain model; write them with a model card to `output`."""
     random.seed(SEED)
@@ -377,6 +424,7 @@ def train(data_dir: Path, output: Path, progress: bool = True) -> dict[str, Any]
     model = ReaderModel(ranker, spans, abstain)
     summary["lexicon"] = {key: lexicon_info()[key] for key in ("source", "vectors_sha256")}
     summary["cross_fold"] = cross_fold_report(outcomes, probability, abstain.threshold)
+    summary["refusals_by_corpus"] = refusals_by_environment(outcomes, probability, abstain.threshold)
     summary["abstain"] = abstain.summary()
     summary["seed"] = SEED
     model.save(output, summary)

@@ -251,11 +251,19 @@ def serve(index_dir: Path | None, host: str, port: int, reader_name: str | None)
               help="Also write the full report as JSON to this file.")
 @click.option("--scale", type=click.IntRange(0), default=0, show_default=True,
               help="Also build a synthetic corpus of about this many passages and measure it (e.g. 100000).")
-def bench(output: Path | None, scale: int) -> None:
+@click.option("--squad", type=click.Path(dir_okay=False, exists=True, path_type=Path), default=None,
+              help="Also time asking a SQuAD-format file's questions of its own contexts (as eval --squad).")
+@click.option("--holdout-every", type=click.IntRange(0), default=2, show_default=True,
+              help="With --squad: leave every K-th context out of the corpus.")
+def bench(output: Path | None, scale: int, squad: Path | None, holdout_every: int) -> None:
     """Benchmark build and ask speed against a plain jieba + bm25s peer."""
     from jbqa.eval.bench import run_benchmark
+    from jbqa.eval.squad import SquadFormatError
 
-    run_benchmark(output=output, scale=scale)
+    try:
+        run_benchmark(output=output, scale=scale, squad=squad, holdout_every=holdout_every)
+    except SquadFormatError as exc:
+        raise click.ClickException(str(exc)) from exc
 
 
 @main.command()

@@ -48,16 +48,38 @@ def _check_common(result: dict[str, Any]) -> None:
     assert all(0 <= r["share"] <= 1.0 + 1e-6 for r in rows)
 
 
+def _tiny_squad(path: Path) -> Path:
+    contexts = [
+        ("青石镇", "青石镇位于大河下游，1952年建成第一座石桥。", "青石镇第一座石桥是哪一年建成的？", "1952年"),
+        ("白沙湖", "白沙湖是一座人工湖，湖面面积约12平方公里。", "白沙湖的湖面面积有多大？", "约12平方公里"),
+        ("云台山", "云台山海拔1320米，山顶有一座古寺。", "云台山海拔多少米？", "1320米"),
+        ("金沙港", "金沙港是一座内河港口，2008年开港。", "金沙港是哪一年开港的？", "2008年"),
+    ]
+    data = {"version": "test", "data": [
+        {"title": title, "paragraphs": [{"id": title, "context": context, "qas": [
+            {"id": title, "question": question, "answers": [{"text": answer, "answer_start": context.index(answer)}]}
+        ]}]}
+        for title, context, question, answer in contexts
+    ]}
+    path.write_text(json.dumps(data, ensure_ascii=False), encoding="utf-8")
+    return path
+
+
 @pytest.mark.slow
 def test_bundled_benchmark_reports_every_field(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     output = tmp_path / "report" / "bench.json"
-    result = run_benchmark(output=output, scale=0, build_repeats=2)
+    result = run_benchmark(output=output, scale=0, build_repeats=2, squad=_tiny_squad(tmp_path / "tiny.json"))
 
     _check_common(result)
     assert result["scale"] is None
+    assert result["ask"]["latency_ms_p95"] <= result["ask"]["latency_ms_p99"]
+    squad = result["squad"]
+    assert (squad["documents"], squad["left_out"], squad["questions"], squad["holdout_every"]) == (2, 2, 4, 2)
+    assert 0 < squad["latency_ms_p50"] <= squad["latency_ms_p95"] <= squad["latency_ms_p99"]
     assert json.loads(output.read_text(encoding="utf-8")) == result
     printed = capsys.readouterr().out
-    for heading in ("Build:", "Ask:", "Peer:", "p50 / peer p50", "Profile of the ask path", "passages/s", "Large file:"):
+    for heading in ("Build:", "Ask:", "Peer:", "p50 / peer p50", "Profile of the ask path", "passages/s", "Large file:",
+                    "questions of tiny.json asked of 2 of its contexts", "p99"):
         assert heading in printed
     assert "Scale:" not in printed
     large = result["large_file"]
