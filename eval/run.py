@@ -10,6 +10,7 @@ from typing import Any
 
 from jbqa.answerer import Answerer, AskResult, QuestionError
 from jbqa.eval.metrics import GoldItem, first_hit_rank, percentile, reciprocal_rank, span_em, span_f1
+from jbqa.index.retriever import hybrid_search
 from jbqa.progress import progress as progress_bar
 
 DEFAULT_GOLD = Path(__file__).with_name("gold.jsonl")
@@ -41,6 +42,7 @@ class Outcome:
     confidence: float
     latency_ms: float
     answer: str | None = None  # the span marked in the top quote
+    retrieved: str | None = None  # the source of the retriever's top passage (before the reader)
 
     def to_detail(self) -> dict[str, Any]:
         """One line of `--details`: enough to read a miss and to diff two runs."""
@@ -53,6 +55,7 @@ class Outcome:
             "quote": self.quotes[0] if self.quotes else None,
             "answer": self.answer,
             "source": self.sources[0] if self.sources else None,
+            "retrieved_source": self.retrieved,
             "latency_ms": round(self.latency_ms, 2),
         }
 
@@ -84,9 +87,16 @@ def run_questions(
                 result.confidence,
                 elapsed,
                 result.answers[0].answer if result.answers else None,
+                _top_source(answerer, item.question),
             )
         )
     return outcomes
+
+
+def _top_source(answerer: Answerer, question: str) -> str | None:
+    """The file of the fused ranking's first passage (not timed: the ask above did the same search)."""
+    hits = hybrid_search(answerer.index, question, k=1)
+    return answerer.index.passages[hits[0].passage].source if hits else None
 
 
 def report(outcomes: list[Outcome], embedder: str) -> dict[str, Any]:
@@ -120,6 +130,8 @@ def report(outcomes: list[Outcome], embedder: str) -> dict[str, Any]:
         "answer_hit@1": round(sum(1 for r in ranks if r == 1) / n_ans, 4),
         "answer_hit@3": round(sum(1 for r in ranks if r and r <= 3) / n_ans, 4),
         "source_hit@1": round(sum(1 for o in answerable if o.sources and o.sources[0] in o.item.sources) / n_ans, 4),
+        # The retriever alone: its first passage's file (an abstention does not count here).
+        "retrieval_source_hit@1": round(sum(1 for o in answerable if o.retrieved in o.item.sources) / n_ans, 4),
         "abstain_accuracy": round(sum(1 for o in outcomes if o.abstained != o.item.answerable) / len(outcomes), 4),
         "abstain_recall": round(sum(1 for o in unanswerable if o.abstained) / max(1, len(unanswerable)), 4),
         "false_abstain_rate": round(sum(1 for o in answerable if o.abstained) / n_ans, 4),

@@ -66,9 +66,10 @@ def test_eval_squad_reports_span_metrics_and_the_bm25_peer(squad_file: Path, tmp
                 "false_abstain_rate", "answer_hit@1", "source_hit@1"):
         assert 0 <= report[key] <= (1 if "latency" not in key else 10_000), key
     assert report["bm25"]["source_hit@1"] == pytest.approx(1.0)  # two documents: plain BM25 finds them
+    assert report["retrieval_source_hit@1"] == pytest.approx(1.0)  # and so does the fused ranking
     lines = [json.loads(line) for line in details.read_text(encoding="utf-8").splitlines()]
     assert [line["id"] for line in lines] == ["青石镇-0", "青石镇-1", "白沙湖-0", "云台山-0", "云台山-1", "金沙港-0"]
-    assert {"question", "expected", "abstained", "confidence", "quote", "answer", "source"} <= lines[0].keys()
+    assert {"question", "expected", "abstained", "confidence", "quote", "answer", "source", "retrieved_source"} <= lines[0].keys()
     assert lines[2]["expected"] == {"answers": [], "sources": []}
 
 
