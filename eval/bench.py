@@ -644,7 +644,7 @@ def _squad_lines(squad: dict[str, Any] | None) -> list[str]:
         return []
     return [
         f"Ask: {squad['questions']} questions of {Path(squad['file']).name} asked of {squad['documents']} of its"
-        f" contexts (every {squad['holdout_every']}th left out)",
+        f" contexts (one in {squad['holdout_every']} left out)",
         f"  latency p50 {squad['latency_ms_p50']:.2f} ms   p95 {squad['latency_ms_p95']:.2f} ms"
         f"   p99 {squad['latency_ms_p99']:.2f} ms",
         "",
