@@ -42,6 +42,7 @@ from typing import Any, BinaryIO
 import numpy as np
 
 from jbqa.index.checksum import sha256_file
+from jbqa.index.paths import foreign_content
 from jbqa.ingest.normalize import normalize_chars
 
 FORMAT_VERSION = 1
@@ -157,7 +158,7 @@ def extract_lexicon(out_dir: Path) -> dict[str, Any]:
 
     Runs at build time; it is the only place that reads cnsyn's pickle. Returns info.json's content.
     """
-    found = _what_is_at(out_dir)
+    found = foreign_content(out_dir, lambda d: _info(d) is not None, "lexicon")
     if found:  # the extraction replaces the folder: never one that holds anything else
         raise LexiconPathRefused(f"refusing to write the word lexicon at {out_dir}: it is {found}; "
                                  "choose another JBQA_LEXICON")
@@ -249,24 +250,6 @@ def _is_intact(directory: Path) -> bool:
         return sha256_file(directory / "vectors.npy") == _info(directory)["vectors_sha256"]  # type: ignore[index]
     except OSError:
         return False
-
-
-def _what_is_at(directory: Path) -> str | None:
-    """None when the lexicon may be written at `directory` (nothing there, an empty folder, or a
-    lexicon that jbqa extracted: its info.json says so); otherwise what is there."""
-    if directory.is_symlink():
-        return "a symbolic link"
-    if not directory.exists():
-        return None
-    if not directory.is_dir():
-        return "a file that is not a jbqa lexicon"
-    try:
-        entries = sum(1 for _ in directory.iterdir())
-    except OSError as exc:
-        return f"a folder that cannot be read ({exc.strerror})"
-    if entries == 0 or _info(directory) is not None:
-        return None
-    return f"a folder of {entries} entries that is not a jbqa lexicon"
 
 
 def ensure_lexicon(directory: Path | None = None) -> Path:

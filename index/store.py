@@ -38,6 +38,7 @@ from jbqa.index.checksum import sha256_file
 from jbqa.index.dense import DenseIndex
 from jbqa.index.embedders import Embedder, OfflineEmbedder, load_embedder, resolve_embedder
 from jbqa.index.lexicon import ensure_lexicon, lexicon_info
+from jbqa.index.paths import foreign_content
 from jbqa.index.tokenize import TOKENIZER_NAME, Analysed, analyse, index_terms_from_tokens
 from jbqa.index.words import WordTable
 from jbqa.ingest import Passage, ingest_corpus
@@ -92,21 +93,8 @@ def is_jbqa_index(directory: Path) -> bool:
 
 
 def _what_is_at(path: Path) -> str | None:
-    """None when jbqa may write an index at `path` (nothing there, an empty folder, a jbqa index);
-    otherwise what is there, for the refusal."""
-    if path.is_symlink():
-        return "a symbolic link"
-    if not path.exists():
-        return None
-    if not path.is_dir():
-        return "a file that is not a jbqa index"
-    try:
-        entries = sum(1 for _ in path.iterdir())
-    except OSError as exc:
-        return f"a folder that cannot be read ({exc.strerror})"
-    if entries == 0 or is_jbqa_index(path):
-        return None
-    return f"a folder of {entries} entries that is not a jbqa index"
+    """None when jbqa may write an index at `path`; otherwise what is there, for the refusal."""
+    return foreign_content(path, is_jbqa_index, "index")
 
 
 def index_path_free(path: Path) -> bool:

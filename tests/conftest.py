@@ -3,10 +3,16 @@
 from __future__ import annotations
 
 import shutil
+import socket
 import sys
+import threading
+import time
+from collections.abc import Callable, Iterator
+from contextlib import AbstractContextManager, contextmanager
 from pathlib import Path
 
 import pytest
+import uvicorn
 
 from jbqa.answerer import Answerer
 from jbqa.config import BUNDLED_CORPUS
@@ -48,3 +54,30 @@ def _isolated_home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, _session_lex
     monkeypatch.setenv("JBQA_INDEX", str(tmp_path / "default-index"))
     monkeypatch.setenv("JBQA_LEXICON", str(_session_lexicon_dir))
     monkeypatch.setenv("HF_HUB_OFFLINE", "1")
+
+
+@contextmanager
+def _in_thread(config: uvicorn.Config) -> Iterator[int]:
+    """Run uvicorn with `config` in a thread on a free loopback port; yields the port."""
+    sock = socket.socket()
+    sock.bind(("127.0.0.1", 0))
+    server = uvicorn.Server(config)
+    thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, daemon=True)
+    thread.start()
+    deadline = time.monotonic() + 30
+    while not server.started:
+        if time.monotonic() > deadline or not thread.is_alive():
+            pytest.fail("uvicorn did not start")
+        time.sleep(0.05)
+    try:
+        yield sock.getsockname()[1]
+    finally:
+        server.should_exit = True
+        thread.join(10)
+        sock.close()
+
+
+@pytest.fixture(scope="session")
+def serve_in_thread() -> Callable[[uvicorn.Config], AbstractContextManager[int]]:
+    """A real uvicorn server in a thread for the block: `with serve_in_thread(config) as port:`."""
+    return _in_thread

@@ -5,11 +5,8 @@ from __future__ import annotations
 import json
 import os
 import re
-import socket
-import threading
-import time
 from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from contextlib import AbstractContextManager, contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -50,41 +47,31 @@ MARKUP_CORPUS = (
 )
 
 
-@contextmanager
-def _serve(app: FastAPI) -> Iterator[str]:
-    """Run `app` under uvicorn in a thread on a free loopback port."""
-    sock = socket.socket()
-    sock.bind(("127.0.0.1", 0))
-    port = sock.getsockname()[1]
-    server = uvicorn.Server(uvicorn.Config(app, log_level="warning"))
-    thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 30
-    while not server.started:
-        if time.monotonic() > deadline or not thread.is_alive():
-            pytest.fail("uvicorn did not start")
-        time.sleep(0.05)
-    try:
-        yield f"http://127.0.0.1:{port}"
-    finally:
-        server.should_exit = True
-        thread.join(10)
-        sock.close()
+@pytest.fixture(scope="module")
+def serve(serve_in_thread: Callable[[uvicorn.Config], AbstractContextManager[int]]) -> Callable[[FastAPI], Any]:
+    """Run an app under uvicorn in a thread on a free loopback port, for the block; yields its URL."""
+
+    @contextmanager
+    def run(app: FastAPI) -> Iterator[str]:
+        with serve_in_thread(uvicorn.Config(app, log_level="warning")) as port:
+            yield f"http://127.0.0.1:{port}"
+
+    return run
 
 
 @pytest.fixture(scope="module")
-def base_url(offline_index: LoadedIndex) -> Iterator[str]:
-    with _serve(create_app(offline_index)) as url:
+def base_url(offline_index: LoadedIndex, serve: Callable[[FastAPI], Any]) -> Iterator[str]:
+    with serve(create_app(offline_index)) as url:
         yield url
 
 
 @pytest.fixture(scope="module")
-def markup_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+def markup_url(tmp_path_factory: pytest.TempPathFactory, serve: Callable[[FastAPI], Any]) -> Iterator[str]:
     """A server over a corpus whose text holds HTML and script."""
     root = tmp_path_factory.mktemp("markup")
     (root / "corpus").mkdir()
     (root / "corpus" / "markup.txt").write_text(MARKUP_CORPUS, encoding="utf-8")
-    with _serve(create_app(build_index(root / "corpus", root / "index", "offline"))) as url:
+    with serve(create_app(build_index(root / "corpus", root / "index", "offline"))) as url:
         yield url
 
 

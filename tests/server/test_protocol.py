@@ -3,13 +3,11 @@
 from __future__ import annotations
 
 import socket
-import threading
 import time
-from collections.abc import Iterator
-from contextlib import contextmanager
+from collections.abc import Callable
+from contextlib import AbstractContextManager
 
 import httpx
-import pytest
 import uvicorn
 
 from jbqa.index.store import LoadedIndex
@@ -19,31 +17,12 @@ from jbqa.server.protocol import DeadlineH11Protocol
 LIMIT = 3
 
 
-@contextmanager
-def _serve(index: LoadedIndex, limit: int) -> Iterator[int]:
-    sock = socket.socket()
-    sock.bind(("127.0.0.1", 0))
-    config = uvicorn.Config(create_app(index), http=DeadlineH11Protocol, limit_concurrency=limit, log_level="error")
-    server = uvicorn.Server(config)
-    thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 30
-    while not server.started:
-        if time.monotonic() > deadline or not thread.is_alive():
-            pytest.fail("uvicorn did not start")
-        time.sleep(0.05)
-    try:
-        yield sock.getsockname()[1]
-    finally:
-        server.should_exit = True
-        thread.join(10)
-        sock.close()
-
-
 def test_beyond_the_connection_limit_the_503_is_json_with_retry_after_and_the_security_headers(
-    offline_index: LoadedIndex,
+    offline_index: LoadedIndex, serve_in_thread: Callable[[uvicorn.Config], AbstractContextManager[int]],
 ) -> None:
-    with _serve(offline_index, LIMIT) as port:
+    config = uvicorn.Config(create_app(offline_index), http=DeadlineH11Protocol, limit_concurrency=LIMIT,
+                            log_level="error")
+    with serve_in_thread(config) as port:
         held = [socket.create_connection(("127.0.0.1", port), timeout=10) for _ in range(LIMIT)]
         try:
             time.sleep(0.2)  # the server has accepted them
