@@ -232,11 +232,11 @@ def collect(data_dir: Path, work: Path, progress: bool = True) -> tuple[Training
     everything = [c for contexts in contexts_by_fold for c in contexts]
     most = [c for i, c in enumerate(everything) if i % 4 != 3]
     index, written = _build(work / "most", most, progress)
-    names = dict(zip(map(id, most), written, strict=True))
+    most_names = dict(zip(map(id, most), written, strict=True))
     for fold, contexts in enumerate(contexts_by_fold):
-        kept = [c for c in contexts if id(c) in names]
-        left = [c for c in contexts if id(c) not in names]
-        asked = [(q, True) for q in _questions(kept, [names[id(c)] for c in kept], datasets)]
+        kept = [c for c in contexts if id(c) in most_names]
+        left = [c for c in contexts if id(c) not in most_names]
+        asked = [(q, True) for q in _questions(kept, [most_names[id(c)] for c in kept], datasets)]
         asked += [(q, False) for q in _questions(left, ["left-out"] * len(left), datasets)]
         data.instances.extend(ask_all(index, asked, fold, "most", progress))
     # Near misses: every context stays, less the sentences that answer its questions.
