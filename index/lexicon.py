@@ -33,6 +33,7 @@ import pickle
 import re
 import shutil
 import tempfile
+import threading
 from collections.abc import Iterable, Sequence
 from functools import lru_cache
 from importlib import metadata
@@ -321,6 +322,7 @@ class Lexicon:
         """Corpus words get a slot as they are met: a row of `_table` (their unit vector, zeros when
         none), whether the thesaurus knows them, and their thesaurus lines. Slots are kept for the
         life of the lexicon, so that a sentence's slots can be worked out once."""
+        self._growing = threading.Lock()
         self._slots: dict[str, int] = {}
         self._table = np.zeros((1024, self.dim), np.float32)
         self._known = np.zeros(1024, dtype=bool)
@@ -331,17 +333,21 @@ class Lexicon:
         slot = self._slots.get(word)
         if slot is not None:
             return slot
-        slot = len(self._slots)
-        if slot == len(self._table):
-            self._table = np.concatenate([self._table, np.zeros_like(self._table)])
-            self._known = np.concatenate([self._known, np.zeros_like(self._known)])
         vector = self._vector(word)
-        self._table[slot] = vector if vector is not None else 0.0
-        lines = self._lines.get(word, ())
-        self._known[slot] = bool(lines)
-        for line in lines:
-            self._line_slots.setdefault(line, []).append(slot)
-        self._slots[word] = slot
+        with self._growing:  # answers are found on several threads at once
+            slot = self._slots.get(word)
+            if slot is not None:
+                return slot
+            slot = len(self._slots)
+            if slot == len(self._table):  # a new table, so that a reader holding the old one is unaffected
+                self._table = np.concatenate([self._table, np.zeros_like(self._table)])
+                self._known = np.concatenate([self._known, np.zeros_like(self._known)])
+            self._table[slot] = vector if vector is not None else 0.0
+            lines = self._lines.get(word, ())
+            self._known[slot] = bool(lines)
+            for line in lines:
+                self._line_slots.setdefault(line, []).append(slot)
+            self._slots[word] = slot  # last: a slot is seen only once its row is written
         return slot
 
     def slots(self, words: Sequence[str]) -> np.ndarray:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import io
 import json
 import pickle
+import threading
 from importlib import metadata
 from pathlib import Path
 
@@ -188,3 +189,30 @@ def test_the_lexicon_is_never_extracted_over_data_of_someone_else(tmp_path: Path
     assert target.is_symlink() if kind == "link" else target.exists()
     if kind == "folder":
         assert (target / "notes.txt").read_text(encoding="utf-8") == "mine"
+
+
+def test_words_met_on_many_threads_at_once_each_get_their_own_slot() -> None:
+    # More words than the first table holds, met by 8 threads at once (answers run on several).
+    words = [f"词{i}" for i in range(3000)]
+    lexicon = Lexicon(words, np.eye(3000, 8, dtype=np.float32) + 0.01)
+    errors: list[BaseException] = []
+
+    def meet(part: list[str]) -> None:
+        try:
+            for word in part:
+                lexicon.slots([word, words[0]])
+        except BaseException as exc:  # noqa: BLE001 - reported below
+            errors.append(exc)
+
+    threads = [threading.Thread(target=meet, args=(words[i::8],)) for i in range(8)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert errors == []
+    slots = lexicon.slots(words)
+    assert sorted(slots.tolist()) == list(range(3000))
+    fresh = Lexicon(words, np.eye(3000, 8, dtype=np.float32) + 0.01)  # met on one thread
+    pairs = [(words[1], words[2]), (words[7], words[9]), (words[5], words[2999]), (words[1500], words[1500])]
+    for a, b in pairs:
+        assert lexicon.similarity(a, b) == pytest.approx(fresh.similarity(a, b))
