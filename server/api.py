@@ -55,14 +55,16 @@ router = APIRouter(prefix="/api")
 
 
 @router.post("/ask", tags=["ask"], responses=_errors(400, 413, 503))
-async def ask(body: AskRequest, answerer: AnswererDep, settings: SettingsDep) -> AskResponse:
+async def ask(body: AskRequest, answerer: AnswererDep, settings: SettingsDep, request: Request) -> AskResponse:
     """Answer a question with quotes from the documents, or abstain (503 if it takes too long)."""
     timeout = settings.ask_timeout_seconds
     try:
         with anyio.fail_after(timeout):
-            # Abandoned on timeout: the worker thread finishes in the background, its result unused.
+            # On as many threads as there are cores; abandoned on timeout: the worker thread
+            # finishes in the background, its result unused.
             result = await anyio.to_thread.run_sync(
-                partial(answerer.ask, body.question, top=body.top), abandon_on_cancel=True
+                partial(answerer.ask, body.question, top=body.top), abandon_on_cancel=True,
+                limiter=request.app.state.answer_threads,
             )
     except TimeoutError as exc:
         raise HTTPException(

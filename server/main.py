@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import errno
+import os
 import socket
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+import anyio
 import fastapi_offline
 import uvicorn
 from fastapi import FastAPI, Request
@@ -39,6 +41,8 @@ KEEP_ALIVE_SECONDS = 5  # an idle kept-alive connection is closed after this lon
 LIMIT_CONNECTIONS = 2048  # beyond it uvicorn answers 503 at once (plain text): a last resort
 LIMIT_REQUESTS = 64
 QUEUE_SECONDS = 5.0
+# Answering is CPU-bound: more threads than cores at it only take turns, slower for all.
+ANSWER_THREADS = max(1, os.cpu_count() or 1)
 
 
 @asynccontextmanager
@@ -95,6 +99,7 @@ def create_app(index: LoadedIndex, settings: Settings | None = None, reader: Neu
     app.state.index = index
     app.state.settings = settings
     app.state.answerer = Answerer(index, reader=reader)
+    app.state.answer_threads = anyio.CapacityLimiter(ANSWER_THREADS)
     app.state.reader = reader.name if reader else app.state.answerer.model.version
     app.state.sources = {name: SourceLines(text) for name, text in index.sources.items()}
     app.include_router(api.router)
