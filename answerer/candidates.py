@@ -12,7 +12,7 @@ from jbqa.ingest.normalize import normalize_chars
 from jbqa.ingest.passage import Passage, Sentence
 
 PASSAGES_PER_QUESTION = 12
-_WORDS_CACHE_LIMIT = 50_000
+_ANALYSIS_CACHE_LIMIT = 50_000
 
 
 @dataclass(frozen=True)
@@ -59,7 +59,7 @@ class CorpusView:
             s = self.index.passages[passage].sentences[sentence]
             words = self.index.words.words(passage, self.text(passage, sentence), s.start, s.end)
             found = SentenceAnalysis.of(words, self.lexicon)
-            if len(self._analyses) >= _WORDS_CACHE_LIMIT:
+            if len(self._analyses) >= _ANALYSIS_CACHE_LIMIT:
                 self._analyses.clear()
             self._analyses[key] = found
         return found

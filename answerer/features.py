@@ -80,10 +80,6 @@ class QuestionTerms:
     measure_word: str | None  # the measure word after 多少/几 (多少家 -> 家)
     figures: tuple[str, ...]  # numbers the question names (years, amounts)
 
-    @property
-    def total_weight(self) -> float:
-        return sum(self.weights)
-
 
 def _clause_around(normalized: str, qword: QuestionWord) -> tuple[int, int]:
     """Bounds of the clause (between punctuation) that holds the question word; all when none."""
@@ -163,14 +159,6 @@ def term_credit(term: str, haystack: str) -> float:
         found = sum(1 for p in pairs if p in haystack) / len(pairs)
         return 0.6 * found if found >= 0.5 else 0.0
     return 0.0
-
-
-def coverage(q: QuestionTerms, text: str) -> float:
-    """idf-weighted share of the question's content words found in `text` (normalised)."""
-    total = q.total_weight
-    if total <= 0:
-        return 0.0
-    return sum(w * term_credit(t, text) for t, w in zip(q.terms, q.weights, strict=True)) / total
 
 
 def compactness(q: QuestionTerms, text: str) -> float:

@@ -10,7 +10,6 @@ from jbqa.answerer.features import (
     SentenceAnalysis,
     SentenceContext,
     context_match,
-    coverage,
     figures_missing,
     measure_match,
     question_terms,
@@ -68,9 +67,11 @@ def test_words_the_corpus_never_writes_count_as_unseen() -> None:
 
 def test_coverage_weighs_the_words_found() -> None:
     q = question_terms("体育馆什么时候建成", STATS)
-    assert coverage(q, PASSAGES[1]) == pytest.approx(1.0)
-    assert coverage(q, PASSAGES[2]) == 0.0
-    assert 0 < coverage(q, "体育馆开工") < 1
+    rows = sentence_matrix(q, [_context(PASSAGES[1]), _context(PASSAGES[2]), _context("体育馆开工。")], None)
+    coverage = rows[:, SENTENCE_FEATURES.index("coverage")]
+    assert coverage[0] == pytest.approx(1.0)
+    assert coverage[1] == 0.0
+    assert 0 < coverage[2] < 1
 
 
 def test_measure_word_and_figure_features() -> None:
