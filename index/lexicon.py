@@ -245,10 +245,11 @@ def _is_complete(directory: Path) -> bool:
 
 def _is_intact(directory: Path) -> bool:
     """Complete, and its vectors are the ones info.json names."""
-    if not _is_complete(directory):
+    info = _info(directory)
+    if info is None or info["format_version"] != FORMAT_VERSION:
         return False
     try:
-        return sha256_file(directory / "vectors.npy") == _info(directory)["vectors_sha256"]  # type: ignore[index]
+        return sha256_file(directory / "vectors.npy") == info["vectors_sha256"]
     except OSError:
         return False
 
@@ -296,7 +297,15 @@ class Lexicon:
             for w in dict.fromkeys(group):
                 lines.setdefault(w, []).append(g)
         self._lines = {w: tuple(ids) for w, ids in lines.items()}
-        self._reset_slots()
+        # Corpus words get a slot as they are met: a row of `_table` (their unit vector, zeros when none),
+        # whether the thesaurus knows them, and their thesaurus lines. Slots are kept for the life of the
+        # lexicon, so that a sentence's slots can be worked out once.
+        self._growing = threading.Lock()
+        self._slots: dict[str, int] = {}
+        self._table = np.zeros((1024, self.dim), np.float32)
+        self._known = np.zeros(1024, dtype=bool)
+        self._line_slots: dict[int, list[int]] = {}  # thesaurus line -> slots of its words
+        self._entries: dict[str, tuple[np.ndarray | None, tuple[int, ...]]] = {}  # question words
 
     @classmethod
     def load(cls, directory: Path | None = None, verify: bool = True) -> Lexicon:
@@ -317,17 +326,6 @@ class Lexicon:
 
     def in_thesaurus(self, word: str) -> bool:
         return word in self._lines
-
-    def _reset_slots(self) -> None:
-        """Corpus words get a slot as they are met: a row of `_table` (their unit vector, zeros when
-        none), whether the thesaurus knows them, and their thesaurus lines. Slots are kept for the
-        life of the lexicon, so that a sentence's slots can be worked out once."""
-        self._growing = threading.Lock()
-        self._slots: dict[str, int] = {}
-        self._table = np.zeros((1024, self.dim), np.float32)
-        self._known = np.zeros(1024, dtype=bool)
-        self._line_slots: dict[int, list[int]] = {}  # thesaurus line -> slots of its words
-        self._entries: dict[str, tuple[np.ndarray | None, tuple[int, ...]]] = {}  # question words
 
     def _slot(self, word: str) -> int:
         slot = self._slots.get(word)
