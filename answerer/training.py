@@ -208,16 +208,16 @@ def collect(data_dir: Path, work: Path, progress: bool = True) -> tuple[Training
         for c in train:
             contexts_by_fold[_fold_of(c.title or c.id)].append(c)
     counts = {name: max(1, summary["files"][name]["train_questions"]) for name in training}
-    datasets = {id(c): (name, max(counts.values()) / counts[name]) for name, cs in training.items() for c in cs}
-    for name in training:
-        summary["files"][name]["question_weight"] = round(max(counts.values()) / counts[name], 4)
+    weights = {name: max(counts.values()) / count for name, count in counts.items()}
+    datasets = {id(c): (name, weights[name]) for name, cs in training.items() for c in cs}
+    for name, weight in weights.items():
+        summary["files"][name]["question_weight"] = round(weight, 4)
     fold_questions = []
     indexes = []
     for fold, contexts in enumerate(contexts_by_fold):
-        folder = work / f"fold{fold}"
-        names = write_corpus(contexts, folder / "corpus")
+        index, names = _build(work / f"fold{fold}", contexts, progress)
         fold_questions.append(_questions(contexts, names, datasets))
-        indexes.append(build_index(folder / "corpus", folder / "index", "offline", progress=progress))
+        indexes.append(index)
     for fold in (0, 1):
         own = [(q, True) for q in fold_questions[fold]]
         other = [(q, False) for q in fold_questions[1 - fold]]
@@ -236,13 +236,11 @@ def collect(data_dir: Path, work: Path, progress: bool = True) -> tuple[Training
     for fold, contexts in enumerate(contexts_by_fold):
         kept = [c for c in contexts if id(c) in most_names]
         left = [c for c in contexts if id(c) not in most_names]
-        asked = [(q, True) for q in _questions(kept, [most_names[id(c)] for c in kept], datasets)]
-        asked += [(q, False) for q in _questions(left, ["left-out"] * len(left), datasets)]
+        asked = _kept_and_left_out(kept, [most_names[id(c)] for c in kept], left, datasets)
         data.instances.extend(ask_all(index, asked, fold, "most", progress))
     # Near misses: every context stays, less the sentences that answer its questions.
     stripped = [without_answers(c) for fold in (0, 1) for c in contexts_by_fold[fold]]
-    names = write_corpus([c for c in stripped if c.context.strip()], work / "stripped" / "corpus")
-    stripped_index = build_index(work / "stripped" / "corpus", work / "stripped" / "index", "offline", progress=progress)
+    stripped_index, names = _build(work / "stripped", [c for c in stripped if c.context.strip()], progress)
     for fold in (0, 1):
         near = [(dataclasses.replace(q, sources=frozenset()), False) for q in fold_questions[fold]]
         data.instances.extend(ask_all(stripped_index, near, fold, "near misses", progress))
@@ -284,9 +282,17 @@ def _ask_left_out(
 ) -> Iterator[Instance]:
     """The questions of `kept` and of `left` asked of an index of `kept` only."""
     index, names = _build(folder, kept, progress)
-    asked = [(q, True) for q in _questions(kept, names, datasets)]
-    asked += [(q, False) for q in _questions(left, ["left-out"] * len(left), datasets)]
-    return ask_all(index, asked, fold, environment, progress)
+    return ask_all(index, _kept_and_left_out(kept, names, left, datasets), fold, environment, progress)
+
+
+def _kept_and_left_out(
+    kept: list[SquadContext], names: list[str], left: list[SquadContext], datasets: dict[int, tuple[str, float]]
+) -> list[tuple[TrainingQuestion, bool]]:
+    """The questions of the contexts in a corpus (`kept`, written as `names`), answerable, and of
+    those left out of it, not."""
+    return [(q, True) for q in _questions(kept, names, datasets)] + [
+        (q, False) for q in _questions(left, ["left-out"] * len(left), datasets)
+    ]
 
 
 def near_miss(instance: Instance, lexicon: Lexicon) -> Instance | None:
