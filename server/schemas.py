@@ -71,8 +71,7 @@ class HealthResponse(BaseModel):
         description="The reader that marks the answers: the neural extractive-QA model's name or path, "
         "else the trained light reader's version."
     )
-    embedder: str
-    embedder_fallback: str | None = Field(description="Why the offline embedder is used instead of a model, if so.")
+    embedder: str = Field(description="The embedder the index was built with, and the package that ships it.")
     passage_count: int
     built_at: str = Field(description="When the index was built (UTC, ISO 8601).")
     files: list[str] = Field(description="The indexed files, each served by /api/sources/{file}.")

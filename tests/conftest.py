@@ -48,11 +48,20 @@ def _session_lexicon_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return tmp_path_factory.mktemp("lexicon") / "lexicon"
 
 
+@pytest.fixture(scope="session")
+def _session_models_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """Where the packaged model is converted during the tests (once per session)."""
+    return tmp_path_factory.mktemp("models")
+
+
 @pytest.fixture(autouse=True)
-def _isolated_home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, _session_lexicon_dir: Path) -> None:
-    """Never touch the user's default index or lexicon; never reach for a model hub."""
+def _isolated_home(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, _session_lexicon_dir: Path, _session_models_dir: Path
+) -> None:
+    """Never touch the user's default index, lexicon or model cache; never reach for a model hub."""
     monkeypatch.setenv("JBQA_INDEX", str(tmp_path / "default-index"))
     monkeypatch.setenv("JBQA_LEXICON", str(_session_lexicon_dir))
+    monkeypatch.setenv("JBQA_MODELS", str(_session_models_dir))
     monkeypatch.setenv("HF_HUB_OFFLINE", "1")
 
 

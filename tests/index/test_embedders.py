@@ -100,7 +100,6 @@ def test_an_index_built_with_the_model_records_it_and_answers(tiny_model: Path, 
     assert manifest["embedder"]["kind"] == ST_KIND
     assert manifest["embedder"]["name"] == str(tiny_model)
     assert manifest["embedder"]["dim"] == HIDDEN
-    assert manifest["embedder"]["fallback_reason"] is None
     assert built.dense.dim == HIDDEN
 
     loaded = load_index(tmp_path / "index")
@@ -117,7 +116,7 @@ def test_an_index_built_with_the_model_records_it_and_answers(tiny_model: Path, 
 
 @pytest.mark.slow
 def test_load_embedder_reopens_the_model_by_its_recorded_path(tiny_model: Path, tmp_path: Path) -> None:
-    embedder = load_embedder(ST_KIND, str(tiny_model), tmp_path / "unused")
+    embedder = load_embedder({"kind": ST_KIND, "name": str(tiny_model)}, tmp_path / "unused")
     assert embedder.dim == HIDDEN
 
 
@@ -150,7 +149,7 @@ def test_a_folder_that_is_not_a_model_is_unavailable(tmp_path: Path) -> None:
 
 def test_an_unknown_embedder_kind_is_named() -> None:
     with pytest.raises(ValueError, match="mystery"):
-        load_embedder("mystery", "x", Path("."))
+        load_embedder({"kind": "mystery", "name": "x"}, Path("."))
 
 
 # --- the offline embedder ----------------------------------------------------------------------
@@ -165,7 +164,7 @@ def test_offline_fit_save_load_gives_identical_vectors(offline_index: LoadedInde
     np.testing.assert_array_equal(embedder.encode_documents(texts), again.encode_documents(texts))
     np.testing.assert_array_equal(embedder.encode_queries(texts), again.encode_queries(texts))
     assert again.dim == embedder.dim
-    assert load_embedder(OFFLINE_KIND, again.name, tmp_path / "embedder").vocab == embedder.vocab
+    assert load_embedder({"kind": OFFLINE_KIND, "name": again.name}, tmp_path / "embedder").vocab == embedder.vocab
 
 
 def test_offline_fit_is_deterministic() -> None:

@@ -152,7 +152,7 @@ def test_the_manifest_describes_the_index(built: LoadedIndex) -> None:
     assert manifest["embedder"]["name"] == built.embedder.name
     assert manifest["embedder"]["dim"] == built.embedder.dim == built.dense.dim
     assert manifest["embedder"]["requested"] == "offline"
-    assert manifest["embedder"]["fallback_reason"] is None
+    assert "package" not in manifest["embedder"]  # a packaged model records its package and file hash
     assert manifest["embedder"]["normalized"] is True
     assert manifest["faiss"]["factory"] == "Flat"
     assert manifest["tokenizer"] == TOKENIZER_NAME and "jieba" in manifest["tokenizer"]
@@ -401,22 +401,6 @@ def test_a_corpus_without_text_builds_nothing(tmp_path: Path) -> None:
     with pytest.raises(IndexUnusable, match="no readable text"):
         build_index(empty, tmp_path / "index", "offline")
     assert not (tmp_path / "index").exists()
-
-
-# --- the auto embedder ---------------------------------------------------------------------------
-
-
-def test_auto_falls_back_to_the_offline_embedder_and_records_why(corpus: Path, tmp_path: Path) -> None:
-    assert os.environ["HF_HUB_OFFLINE"] == "1"
-    index = build_index(corpus, tmp_path / "index", "auto")
-    info = json.loads((tmp_path / "index" / "manifest.json").read_text(encoding="utf-8"))["embedder"]
-    assert info["kind"] == OFFLINE_KIND
-    assert info["requested"] == "auto"
-    assert info["fallback_reason"]
-    assert "HF_HUB_OFFLINE" in info["fallback_reason"]
-    assert "offline embedder" in info["fallback_reason"]
-    assert index.embedder_label.endswith("(fallback)")
-    assert load_index(tmp_path / "index").embedder_label.endswith("(fallback)")
 
 
 def test_a_new_index_folder_follows_the_umask(tmp_path: Path) -> None:
