@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
+
+import numpy as np
 
 from jbqa.answerer.features import QuestionTerms, SentenceAnalysis, SentenceContext
 from jbqa.index.lexicon import Lexicon
@@ -46,6 +49,8 @@ class CorpusView:
             self._first[i] = len(sentences)
             sentences.extend((i, j) for j in range(len(passage.sentences)))
         self._analyses: dict[tuple[int, int], SentenceAnalysis] = {}
+        self.vectors = index.sentence_vectors  # a row per sentence, passage after passage
+        self._row = np.cumsum([0] + [len(p.sentences) for p in index.passages])  # passage -> its first row
 
     def text(self, passage: int, sentence: int) -> str:
         s = self.index.passages[passage].sentences[sentence]
@@ -76,12 +81,25 @@ class CorpusView:
     def position(self, passage_index: int, sentence_index: int) -> int:
         return self._first[passage_index] + sentence_index
 
-    def context(self, hit: Hit, fused_rank: int, sentence: int) -> SentenceContext:
+    def meaning(self, question_vector: np.ndarray, at: tuple[int, int], before: tuple[int, int] | None,
+                after: tuple[int, int] | None) -> tuple[float, float]:
+        """Cosine similarity of the question to the sentence at `at`, and to the sentence with its
+        neighbours (the mean of their vectors); NaN when the index has no sentence vectors."""
+        if not len(self.vectors):
+            return math.nan, math.nan
+        rows = [int(self._row[p] + s) for p, s in filter(None, (before, at, after))]
+        own = self.vectors[int(self._row[at[0]] + at[1])]
+        window = self.vectors[rows].sum(axis=0)
+        window /= max(float(np.linalg.norm(window)), 1e-12)
+        return float(own @ question_vector), float(window @ question_vector)
+
+    def context(self, hit: Hit, fused_rank: int, sentence: int, question_vector: np.ndarray) -> SentenceContext:
         """The context of a sentence of a retrieved passage."""
         passage = hit.passage
         source = self.index.passages[passage].source
         at = self.position(passage, sentence)
         before, after = self.at(source, at - 1), self.at(source, at + 1)
+        meaning, meaning_window = self.meaning(question_vector, (passage, sentence), before, after)
         return SentenceContext(
             text=self.text(passage, sentence),
             previous=self.text(*before) if before else "",
@@ -97,14 +115,17 @@ class CorpusView:
             fused_rank=fused_rank,
             bm25_score=hit.bm25_score,
             dense_score=hit.dense_score,
+            meaning=meaning,
+            meaning_window=meaning_window,
         )
 
 
 def gather(view: CorpusView, q: QuestionTerms, passages: int = PASSAGES_PER_QUESTION) -> list[Candidate]:
     """Every sentence of the top retrieved passages with the context the ranker's features need."""
     candidates = []
-    for rank, hit in enumerate(hybrid_search(view.index, q.text, k=passages), start=1):
+    vector = view.index.embedder.encode_queries([q.text])
+    for rank, hit in enumerate(hybrid_search(view.index, q.text, k=passages, query_vector=vector), start=1):
         passage = view.index.passages[hit.passage]
         for j in range(len(passage.sentences)):
-            candidates.append(Candidate(passage, hit.passage, j, view.context(hit, rank, j)))
+            candidates.append(Candidate(passage, hit.passage, j, view.context(hit, rank, j, vector[0])))
     return candidates

@@ -255,6 +255,8 @@ class SentenceContext:
     previous_analysis: SentenceAnalysis | None = None
     following_analysis: SentenceAnalysis | None = None
     source: str = ""  # the document it comes from
+    meaning: float = math.nan  # cosine similarity of question and sentence vectors
+    meaning_window: float = math.nan  # the same, for the sentence with its neighbours
 
 
 def _log_rank(rank: int | None) -> float:
@@ -274,6 +276,7 @@ SENTENCE_FEATURES: tuple[str, ...] = (
     "bm25_rank", "dense_rank", "fused_rank", "bm25_score", "dense_score",
     "coverage_vs_best", "coverage_window_vs_best", "pair_coverage_vs_best", "soft_coverage_vs_best",
     "proximity_vs_best", "coverage_window_vs_document_best",
+    "meaning", "meaning_window", "meaning_vs_best", "meaning_window_vs_best",
 )
 CATEGORICAL_SENTENCE_FEATURES = ("question_word",)
 
@@ -283,6 +286,11 @@ def _share(matrix: np.ndarray, weights: Sequence[float]) -> np.ndarray:
     w = np.asarray(weights, np.float32)
     total = float(w.sum())
     return matrix @ w / total if total > 0 else np.zeros(len(matrix), np.float32)
+
+
+def _best(values: np.ndarray) -> float:
+    """The largest value (NaN when there are none or all are NaN: a missing feature stays missing)."""
+    return float(np.nanmax(values)) if len(values) and not np.isnan(values).all() else math.nan
 
 
 def sentence_matrix(
@@ -330,6 +338,8 @@ def sentence_matrix(
         document_best[c.source] = max(document_best.get(c.source, 0.0), float(value))
     expected = EXPECTED_POS.get(q.qword.category)
     counts = [c.analysis.entity_counts(q) for c in contexts]
+    meaning = np.array([c.meaning for c in contexts], np.float32)
+    meaning_window = np.array([c.meaning_window for c in contexts], np.float32)
 
     columns: dict[str, np.ndarray | list[float] | float] = {
         "coverage": cov,
@@ -370,6 +380,10 @@ def sentence_matrix(
         "soft_coverage_vs_best": soft_cov - soft_cov.max(initial=0.0),
         "proximity_vs_best": proximity - proximity.max(initial=0.0),
         "coverage_window_vs_document_best": cov_window - np.array([document_best[c.source] for c in contexts]),
+        "meaning": meaning,
+        "meaning_window": meaning_window,
+        "meaning_vs_best": meaning - _best(meaning),
+        "meaning_window_vs_best": meaning_window - _best(meaning_window),
     }
     out = np.empty((n, len(SENTENCE_FEATURES)), np.float32)
     for j, name in enumerate(SENTENCE_FEATURES):

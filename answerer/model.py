@@ -30,7 +30,7 @@ from jbqa.answerer.span_features import (
 )
 from jbqa.index.words import Words
 
-MODEL_FORMAT = 2  # 2: sentence features from word knowledge and parts of speech
+MODEL_FORMAT = 3  # 2: sentence features from word knowledge and parts of speech; 3: and from e5 vectors
 MODEL_DIR = Path(__file__).with_name("trained")
 _FILES = ("ranker.txt", "spans.txt", "abstain.txt", "abstain.json", "model.json")
 

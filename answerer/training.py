@@ -40,6 +40,7 @@ from jbqa.ingest.split import sentence_bounds
 from jbqa.progress import progress as progress_bar
 
 SEED = 20261124
+EMBEDDER = "auto"  # questions are asked of indexes built as jbqa builds them: multilingual-e5-small
 TRAINING_FILES = {  # file name -> (share of articles held out for reporting, licence, source)
     "cmrc2018_trial.json": (40, "CC BY-SA 4.0", "https://github.com/ymcui/cmrc2018 squad-style-data/cmrc2018_trial.json"),
     "DRCD_dev.json": (20, "CC BY-SA 3.0", "https://github.com/DRCKnowledgeTeam/DRCD DRCD_dev.json"),
@@ -249,7 +250,7 @@ def collect(data_dir: Path, work: Path, progress: bool = True) -> tuple[Training
         changed = [(q, False) for q in map(other_figures, fold_questions[fold]) if q is not None]
         data.instances.extend(ask_all(indexes[fold], changed, fold, "other figures", progress))
     summary["near_miss_contexts"] = len(names)
-    gold_index = build_index(BUNDLED_CORPUS, work / "bundled", "offline", progress=progress)
+    gold_index = build_index(BUNDLED_CORPUS, work / "bundled", EMBEDDER, progress=progress)
     gold = [
         TrainingQuestion(g.id, g.question, tuple(normalize_chars(a) for a in g.answers), frozenset(g.sources),
                          GOLD_WEIGHT, GOLD)
@@ -273,7 +274,7 @@ def collect(data_dir: Path, work: Path, progress: bool = True) -> tuple[Training
 def _build(folder: Path, contexts: list[SquadContext], progress: bool) -> tuple[LoadedIndex, list[str]]:
     """An index of one document per context, and the documents' names (in the contexts' order)."""
     names = write_corpus(contexts, folder / "corpus")
-    return build_index(folder / "corpus", folder / "index", "offline", progress=progress), names
+    return build_index(folder / "corpus", folder / "index", EMBEDDER, progress=progress), names
 
 
 def _ask_left_out(

@@ -42,8 +42,8 @@ def write_corpus(contexts: list[SquadContext], folder: Path) -> list[str]:
 LAYOUT_VERSION = 2  # 2: a blank line after the title
 
 
-def _cache_key(files: list[Path], holdout_every: int, limit: int | None) -> str:
-    digest = hashlib.sha256(f"{FORMAT_VERSION}:{LAYOUT_VERSION}:{holdout_every}:{limit}".encode())
+def _cache_key(files: list[Path], holdout_every: int, limit: int | None, embedder: str) -> str:
+    digest = hashlib.sha256(f"{FORMAT_VERSION}:{LAYOUT_VERSION}:{holdout_every}:{limit}:{embedder}".encode())
     for path in files:
         digest.update(hashlib.sha256(path.read_bytes()).digest())
     return digest.hexdigest()[:16]
@@ -51,13 +51,13 @@ def _cache_key(files: list[Path], holdout_every: int, limit: int | None) -> str:
 
 def prepare(
     squad_file: Path, cache: Path, holdout_every: int = 0, limit: int | None = None,
-    distractors: tuple[Path, ...] = (), progress: bool = False,
+    distractors: tuple[Path, ...] = (), progress: bool = False, embedder: str = "auto",
 ) -> OpenSquad:
     """Write the corpus and build its index under `cache` (reused while the inputs are the same)."""
     contexts = load_squad(squad_file)
     extra = [c for path in distractors for c in load_squad(path)]
     kept = [c for i, c in enumerate(contexts) if not (holdout_every and i % holdout_every == holdout_every - 1)]
-    folder = cache / _cache_key([squad_file, *distractors], holdout_every, limit)
+    folder = cache / _cache_key([squad_file, *distractors], holdout_every, limit, embedder)
     names = dict(zip((id(c) for c in kept + extra), write_corpus(kept + extra, folder / "corpus"), strict=True))
     items = []
     for context in contexts:
@@ -69,7 +69,7 @@ def prepare(
         items = items[:limit]
     index = folder / "index"
     if not is_jbqa_index(index) or _stale(index, folder / "corpus"):
-        build_index(folder / "corpus", index, "offline", progress=progress)
+        build_index(folder / "corpus", index, embedder, progress=progress)
     return OpenSquad(folder / "corpus", index, items, len(kept) + len(extra), len(contexts) - len(kept))
 
 

@@ -60,6 +60,7 @@ class Embedder(Protocol):
     kind: str
     name: str
     dim: int
+    cache_key: str | None  # names its weights for the vector cache; None: not cached
 
     def encode_queries(self, texts: list[str]) -> np.ndarray: ...
 
@@ -85,6 +86,7 @@ class SentenceTransformerEmbedder:
     """A sentence-transformers model loaded by hub name or local path; vectors are L2-normalised."""
 
     kind = ST_KIND
+    cache_key: str | None = None  # a name or a folder does not pin the weights
 
     def __init__(self, name_or_path: str, local_files_only: bool = False) -> None:
         from sentence_transformers import SentenceTransformer
@@ -127,6 +129,7 @@ class E5Embedder:
         self.folder = e5.ensure_model(self.packed, cache, progress=progress)
         self.package = f"{e5.PACKAGE} {e5.package_version()}"
         self.sha256 = json.loads((self.folder / e5.SOURCE_RECORD).read_text(encoding="utf-8"))["sha256"]
+        self.cache_key: str | None = f"{E5_KIND}:{self.sha256}"
         self.dim = int(json.loads((self.folder / "config.json").read_text(encoding="utf-8"))["hidden_size"])
         self._engine: object | None = None
         self._documents: SentenceTransformerEmbedder | None = None
@@ -207,6 +210,7 @@ class OfflineEmbedder:
 
     kind = OFFLINE_KIND
     name = "offline-tfidf-svd"
+    cache_key: str | None = None  # fitted anew on every corpus
 
     def __init__(self, vocab: list[str], idf: np.ndarray, components: np.ndarray) -> None:
         self.vocab = vocab

@@ -4,11 +4,13 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-# BM25 and the dense embedder: on the training folds (about 480 documents each, CMRC2018 trial and
-# DRCD dev), BM25 finds the right document first more often than the offline embedder or any
-# reciprocal-rank fusion of the two; a quarter of the weight on the embedder loses nothing at the
-# top and brings in passages that share meaning but not words.
-DENSE_WEIGHT = 0.25
+# BM25 and multilingual-e5-small, chosen on the training folds (CMRC2018 trial and DRCD dev less
+# their held-out articles, about 480 documents a fold): the fused ranking's first passage is the
+# question's document for 0.969 (BM25 alone), 0.931 (e5 alone), 0.983 at 0.9 of the weight on e5,
+# 0.979 at 0.85 or 0.95; z-scored (best 0.982 at 0.4) and min-max (0.979) sums do no better.
+# Cosine similarities of the top passages lie close to the best one, so the dense list needs most
+# of the weight to move the order; BM25's share still settles ties of meaning by exact words.
+DENSE_WEIGHT = 0.9
 
 
 def weighted_fusion(

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+import numpy as np
+
 from jbqa.index.fusion import DENSE_WEIGHT, weighted_fusion
 from jbqa.index.store import LoadedIndex
 from jbqa.index.tokenize import index_terms
@@ -21,10 +23,15 @@ class Hit:
     dense_score: float = 0.0  # cosine similarity of question and passage vectors
 
 
-def hybrid_search(index: LoadedIndex, question: str, k: int = 8, depth: int = CANDIDATE_DEPTH) -> list[Hit]:
-    """Top-k passages for `question`, with their rank and score in either list."""
+def hybrid_search(
+    index: LoadedIndex, question: str, k: int = 8, depth: int = CANDIDATE_DEPTH, query_vector: np.ndarray | None = None
+) -> list[Hit]:
+    """Top-k passages for `question`, with their rank and score in either list; `query_vector`:
+    the question's embedding (1, dim), when the caller has it already."""
     sparse = index.bm25.search(index_terms(question), depth)
-    scores, ids = index.dense.search(index.embedder.encode_queries([question]), depth)
+    if query_vector is None:
+        query_vector = index.embedder.encode_queries([question])
+    scores, ids = index.dense.search(query_vector, depth)
     dense = [(int(i), float(s)) for i, s in zip(ids[0], scores[0], strict=True) if i >= 0]
     top_bm25 = sparse[0][1] if sparse else 1.0
     sparse_rank = {doc: (r, s / top_bm25) for r, (doc, s) in enumerate(sparse, start=1)}

@@ -6,6 +6,8 @@ Layout (everything a reader needs to know is in manifest.json):
     passages.jsonl  one Passage per line (UTF-8)
     faiss.index     dense vectors
     bm25/           bm25s index over jieba tokens
+    words/          every passage cut into words with their parts of speech
+    sentences.npy   a vector for every sentence (passage after passage), for the reader
     embedder/       the offline embedder's parameters (empty for sentence-transformers models)
     sources/        the decoded text of every indexed file (what char/line offsets refer to)
 
@@ -36,6 +38,7 @@ import numpy as np
 from jbqa.index.bm25 import K1, METHOD, B, BM25Index
 from jbqa.index.checksum import sha256_file
 from jbqa.index.dense import DenseIndex
+from jbqa.index.e5 import models_dir
 from jbqa.index.embedders import (
     Embedder,
     EmbedderUnavailable,
@@ -47,6 +50,7 @@ from jbqa.index.embedders import (
 from jbqa.index.lexicon import ensure_lexicon, lexicon_info
 from jbqa.index.paths import foreign_content
 from jbqa.index.tokenize import TOKENIZER_NAME, Analysed, analyse, index_terms_from_tokens
+from jbqa.index.vectors import CACHE_FILE, VectorCache, embed_with_cache
 from jbqa.index.words import WordTable
 from jbqa.ingest import Passage, ingest_corpus
 from jbqa.ingest.metadata import SIDECAR, DocumentMeta, sidecar_sha256
@@ -59,9 +63,11 @@ try:
 except ImportError:  # not POSIX: no locks, stale temporary folders are told by their age alone
     fcntl = None  # type: ignore[assignment]
 
-FORMAT_VERSION = 3  # 2: the manifest holds the SHA-256 of every file; 3: words/ (each passage cut into words)
+# 2: the manifest holds the SHA-256 of every file; 3: words/ (each passage cut into words);
+# 4: sentences.npy (a vector for every sentence)
+FORMAT_VERSION = 4
+SENTENCE_VECTORS = "sentences.npy"
 MANIFEST = "manifest.json"
-EMBED_BATCH = 64
 _LIBRARIES = ("jbqa", "faiss-cpu", "bm25s", "jieba", "numpy", "sentence-transformers", "opencc")
 # Temporary folders older than this and unlocked were left by builds that died.
 _STARTED = time.time()
@@ -134,6 +140,8 @@ class LoadedIndex:
     bm25: BM25Index
     words: WordTable
     sources: dict[str, str] = field(default_factory=dict)
+    # One unit vector per sentence, passage after passage, by the index's embedder.
+    sentence_vectors: np.ndarray = field(default_factory=lambda: np.zeros((0, 0), np.float32))
 
     @property
     def documents(self) -> dict[str, DocumentMeta]:
@@ -206,12 +214,16 @@ def _build(
         embedder, vectors = OfflineEmbedder.fit_transform(texts, progress=progress, analysed=analysed)
     else:
         embedder = model
-        vectors = np.vstack(
-            [
-                embedder.encode_documents(texts[i : i + EMBED_BATCH])
-                for i in progress_bar(range(0, len(texts), EMBED_BATCH), "Embed", "batch", progress)
-            ]
+    cache = VectorCache(models_dir() / CACHE_FILE, embedder.cache_key) if embedder.cache_key else None
+    embedded_passages = len(texts)
+    if model is not None:
+        vectors, embedded_passages = embed_with_cache(
+            embedder.encode_documents, texts, embedder.dim, cache, progress, "Embed passages"
         )
+    sentence_vectors, embedded_sentences = embed_with_cache(
+        embedder.encode_documents, [p.sentence_text(s) for p in report.passages for s in p.sentences],
+        embedder.dim, cache, progress, "Embed sentences",
+    )
     dense = DenseIndex.build(vectors, factory)
     del vectors
     words = WordTable.build([a.normalized for a in progress_bar(analysed, "Words", "passage", progress)])
@@ -232,6 +244,8 @@ def _build(
             "normalized": True,
             "requested": embedder_spec,
             **embedder_provenance(embedder),
+            # texts embedded by this build; the others' vectors came from the cache
+            "embedded": {"passages": embedded_passages, "sentences": embedded_sentences},
         },
         "faiss": {"factory": dense.factory, "metric": "inner_product"},
         "tokenizer": TOKENIZER_NAME,
@@ -250,14 +264,15 @@ def _build(
             "documents": {name: meta.to_dict() for name, meta in report.documents.items()},
         },
     }
-    _write_atomically(index_dir, manifest, report.passages, embedder, dense, bm25, words, report.sources)
+    _write_atomically(index_dir, manifest, report.passages, embedder, dense, bm25, words, report.sources,
+                      sentence_vectors)
     return LoadedIndex(
         index_dir, manifest, report.passages, embedder, dense, bm25, words,
-        {name: src.text for name, src in report.sources.items()},
+        {name: src.text for name, src in report.sources.items()}, sentence_vectors,
     )
 
 
-def _write_atomically(index_dir, manifest, passages, embedder, dense, bm25, words, sources) -> None:  # type: ignore[no-untyped-def]
+def _write_atomically(index_dir, manifest, passages, embedder, dense, bm25, words, sources, sentence_vectors) -> None:  # type: ignore[no-untyped-def]
     check_index_target(index_dir)
     index_dir = index_dir.parent.resolve() / index_dir.name
     index_dir.parent.mkdir(parents=True, exist_ok=True)
@@ -273,6 +288,7 @@ def _write_atomically(index_dir, manifest, passages, embedder, dense, bm25, word
             dense.save(tmp / "faiss.index")
             bm25.save(tmp / "bm25")
             words.save(tmp / "words")
+            np.save(tmp / SENTENCE_VECTORS, sentence_vectors, allow_pickle=False)
             embedder.save(tmp / "embedder")
             (tmp / "sources").mkdir()
             for name, src in sources.items():
@@ -507,6 +523,7 @@ def load_index(index_dir: Path) -> LoadedIndex:
         bm25.validate()
         words = WordTable.load(index_dir / "words")
         words.validate([len(p.text) for p in passages])
+        sentence_vectors = np.load(index_dir / SENTENCE_VECTORS, allow_pickle=False)
         sources = {
             name: (index_dir / "sources" / name).read_text(encoding="utf-8") for name in manifest["corpus"]["files"]
         }
@@ -534,7 +551,11 @@ def load_index(index_dir: Path) -> LoadedIndex:
             f"index at {index_dir} holds {dense.dim}-d vectors but embedder {info['name']} gives "
             f"{embedder.dim}-d; " + _rebuild_hint(index_dir)
         )
-    return LoadedIndex(index_dir, manifest, passages, embedder, dense, bm25, words, sources)
+    sentences = sum(len(p.sentences) for p in passages)
+    if sentence_vectors.shape != (sentences, embedder.dim):
+        raise IndexUnusable(f"index at {index_dir} is inconsistent ({SENTENCE_VECTORS} holds "
+                            f"{sentence_vectors.shape} vectors for {sentences} sentences); " + _rebuild_hint(index_dir))
+    return LoadedIndex(index_dir, manifest, passages, embedder, dense, bm25, words, sources, sentence_vectors)
 
 
 def check_corpus(index: LoadedIndex, corpus_dir: Path) -> None:

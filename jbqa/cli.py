@@ -190,10 +190,12 @@ def eval_command(
     if squad:
         from jbqa.eval.open_squad import prepare
         from jbqa.eval.squad import SquadFormatError
+        from jbqa.index.embedders import EmbedderUnavailable
 
         try:
-            data = prepare(squad, default_index_dir().parent / "squad", holdout_every, limit, distractors, progress)
-        except SquadFormatError as exc:
+            data = prepare(squad, default_index_dir().parent / "squad", holdout_every, limit, distractors, progress,
+                           default_embedder())
+        except (SquadFormatError, EmbedderUnavailable) as exc:
             raise click.ClickException(str(exc)) from exc
         index = open_index(data.index)
         answerer, items = Answerer(index, reader=reader_for(index, reader)), data.items

@@ -27,8 +27,16 @@ def test_one_list_keeps_its_order() -> None:
 
 def test_a_heavier_list_decides_the_top() -> None:
     lists = [[(1, 3.0), (2, 1.5)], [(2, 0.9), (1, 0.1)]]
-    assert weighted_fusion(lists, [1 - DENSE_WEIGHT, DENSE_WEIGHT])[0][0] == 1
+    assert weighted_fusion(lists, [0.8, 0.2])[0][0] == 1
     assert weighted_fusion(lists, [0.2, 0.8])[0][0] == 2
+
+
+def test_with_the_default_weight_a_near_tie_in_meaning_goes_to_the_exact_words() -> None:
+    bm25 = [(1, 9.0), (2, 3.0)]  # passage 1 writes the question's words, passage 2 few of them
+    dense = [(2, 0.86), (1, 0.85)]  # both say much the same
+    assert weighted_fusion([bm25, dense], [1 - DENSE_WEIGHT, DENSE_WEIGHT])[0][0] == 1
+    clearly = [(2, 0.90), (1, 0.70)]  # passage 2 is clearly closer in meaning
+    assert weighted_fusion([bm25, clearly], [1 - DENSE_WEIGHT, DENSE_WEIGHT])[0][0] == 2
 
 
 def test_empty_lists_and_non_positive_scores_give_nothing() -> None:

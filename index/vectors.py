@@ -1,0 +1,91 @@
+"""Document vectors already computed, by embedder and text: a rebuild embeds only new text.
+
+One SQLite file in jbqa's models folder holds, for each embedder that names itself by the hash of
+its weights (`cache_key`), the vector of every text it embedded, keyed by the text's SHA-256.
+A cache that cannot be opened or read is passed over: the texts are embedded as if it were empty.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+import sqlite3
+from collections.abc import Callable, Sequence
+from pathlib import Path
+
+import numpy as np
+
+from jbqa.progress import progress as progress_bar
+
+log = logging.getLogger(__name__)
+
+CACHE_FILE = "vectors.sqlite"
+EMBED_BATCH = 64
+_LOOKUP_CHUNK = 500  # keys per SELECT (SQLite's limit on parameters is 32,766 in current builds)
+
+
+def text_key(text: str) -> str:
+    return hashlib.sha256(text.encode("utf-8")).hexdigest()
+
+
+class VectorCache:
+    def __init__(self, path: Path, embedder_key: str) -> None:
+        self.path = path
+        self.embedder_key = embedder_key
+
+    def _connect(self) -> sqlite3.Connection:
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        db = sqlite3.connect(self.path, timeout=30)
+        db.execute("PRAGMA journal_mode=WAL")
+        db.execute("CREATE TABLE IF NOT EXISTS vectors (embedder TEXT, text TEXT, vector BLOB, "
+                   "PRIMARY KEY (embedder, text)) WITHOUT ROWID")
+        return db
+
+    def lookup(self, keys: Sequence[str]) -> dict[str, bytes]:
+        found: dict[str, bytes] = {}
+        try:
+            with self._connect() as db:
+                for i in range(0, len(keys), _LOOKUP_CHUNK):
+                    chunk = list(keys[i : i + _LOOKUP_CHUNK])
+                    marks = ",".join("?" * len(chunk))
+                    rows = db.execute(f"SELECT text, vector FROM vectors WHERE embedder = ? AND text IN ({marks})",
+                                      [self.embedder_key, *chunk])
+                    found.update(rows)
+        except sqlite3.Error as exc:
+            log.warning("vector cache %s not read (%s)", self.path, exc)
+            return {}
+        return found
+
+    def store(self, items: Sequence[tuple[str, np.ndarray]]) -> None:
+        try:
+            with self._connect() as db:
+                db.executemany("INSERT OR REPLACE INTO vectors VALUES (?, ?, ?)",
+                               [(self.embedder_key, k, v.astype(np.float32).tobytes()) for k, v in items])
+        except sqlite3.Error as exc:
+            log.warning("vector cache %s not written (%s)", self.path, exc)
+
+
+def embed_with_cache(
+    encode: Callable[[list[str]], np.ndarray], texts: Sequence[str], dim: int, cache: VectorCache | None,
+    progress: bool = False, label: str = "Embed",
+) -> tuple[np.ndarray, int]:
+    """The vectors of `texts` (one row each, float32) and how many of them had to be computed;
+    `encode` embeds a batch, `cache` (if any) holds earlier results."""
+    keys = [text_key(t) for t in texts]
+    known = cache.lookup(sorted(set(keys))) if cache else {}
+    vectors = np.zeros((len(texts), dim), np.float32)
+    todo: dict[str, list[int]] = {}
+    for i, key in enumerate(keys):
+        if key in known:
+            vectors[i] = np.frombuffer(known[key], np.float32)
+        else:
+            todo.setdefault(key, []).append(i)
+    first = [rows[0] for rows in todo.values()]
+    for start in progress_bar(range(0, len(first), EMBED_BATCH), label, "batch", progress):
+        batch = first[start : start + EMBED_BATCH]
+        computed = encode([texts[i] for i in batch])
+        for i, vector in zip(batch, computed, strict=True):
+            vectors[todo[keys[i]]] = vector
+        if cache:
+            cache.store([(keys[i], v) for i, v in zip(batch, computed, strict=True)])
+    return vectors, len(first)

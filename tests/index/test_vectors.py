@@ -1,0 +1,70 @@
+"""The vector cache: a rebuild embeds only the texts it has not seen; a broken cache is passed over."""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from jbqa.config import BUNDLED_CORPUS
+from jbqa.index.store import SENTENCE_VECTORS, IndexUnusable, build_index, load_index
+from jbqa.index.vectors import VectorCache, embed_with_cache
+
+
+class CountingEncoder:
+    """A deterministic stand-in for a model: a text's vector from its characters; counts the texts it is given."""
+
+    def __init__(self) -> None:
+        self.seen: list[str] = []
+
+    def __call__(self, texts: list[str]) -> np.ndarray:
+        self.seen += texts
+        return np.array([[len(t), sum(map(ord, t)) % 97, 1.0] for t in texts], np.float32)
+
+
+def test_texts_seen_before_are_not_embedded_again(tmp_path: Path) -> None:
+    cache = VectorCache(tmp_path / "vectors.sqlite", "model-a")
+    encode = CountingEncoder()
+    first, computed = embed_with_cache(encode, ["甲", "乙乙", "甲"], 3, cache)
+    assert computed == 2 and encode.seen == ["甲", "乙乙"]  # a repeated text is embedded once
+    np.testing.assert_array_equal(first[0], first[2])
+    again, computed = embed_with_cache(encode, ["乙乙", "丙丙丙", "甲"], 3, cache)
+    assert computed == 1 and encode.seen[-1] == "丙丙丙"
+    np.testing.assert_array_equal(again[[0, 2]], first[[1, 0]])
+    other = VectorCache(tmp_path / "vectors.sqlite", "model-b")  # another model's vectors are its own
+    assert embed_with_cache(encode, ["甲"], 3, other)[1] == 1
+
+
+def test_a_broken_cache_file_is_passed_over(tmp_path: Path) -> None:
+    path = tmp_path / "vectors.sqlite"
+    path.write_bytes(b"not a database" * 100)
+    vectors, computed = embed_with_cache(CountingEncoder(), ["甲", "乙"], 3, VectorCache(path, "m"))
+    assert computed == 2 and vectors.shape == (2, 3)
+    assert path.read_bytes() == b"not a database" * 100  # not jbqa's to repair
+
+
+def test_every_sentence_has_a_vector_and_a_mismatch_is_refused(tmp_path: Path) -> None:
+    built = build_index(BUNDLED_CORPUS, tmp_path / "index", "offline")
+    sentences = sum(len(p.sentences) for p in built.passages)
+    assert built.sentence_vectors.shape == (sentences, built.embedder.dim)
+    np.testing.assert_allclose(np.linalg.norm(built.sentence_vectors, axis=1), 1.0, atol=1e-4)
+    np.testing.assert_array_equal(load_index(tmp_path / "index").sentence_vectors, built.sentence_vectors)
+    np.save(tmp_path / "index" / SENTENCE_VECTORS, built.sentence_vectors[:-1])
+    with pytest.raises(IndexUnusable, match="sentences.npy"):
+        load_index(tmp_path / "index")
+
+
+@pytest.mark.slow
+def test_a_rebuild_with_one_document_more_embeds_only_that_document(tmp_path: Path) -> None:
+    corpus = tmp_path / "corpus"
+    shutil.copytree(BUNDLED_CORPUS, corpus)
+    first = build_index(corpus, tmp_path / "index", "auto")
+    again = build_index(corpus, tmp_path / "index", "auto").manifest["embedder"]["embedded"]
+    assert again == {"passages": 0, "sentences": 0}
+    (corpus / "new.txt").write_text("新的文件。它只有两句话，讲的是一座新建的图书馆。", encoding="utf-8")
+    grown = build_index(corpus, tmp_path / "index", "auto")
+    assert grown.manifest["embedder"]["embedded"] == {"passages": 1, "sentences": 2}
+    assert len(grown.passages) == len(first.passages) + 1
+    np.testing.assert_allclose(grown.sentence_vectors[: len(first.sentence_vectors)], first.sentence_vectors)
