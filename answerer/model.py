@@ -98,6 +98,7 @@ ABSTAIN_FEATURES = (
     "soft_coverage_window", "clause_coverage", "proximity_coverage", "missing_weight", "unseen_share",
     "pair_coverage", "dense_score", "bm25_rank", "type_fit", "type_entity", "question_terms",
     "measure_match", "figures_missing_window", "coverage_title", "question_word",
+    "meaning", "meaning_window", "meaning_vs_best",
 )
 MAX_REFUSED_ANSWERABLE = 0.03  # the threshold keeps at most this share of answerable questions refused
 
@@ -209,7 +210,8 @@ class ReaderModel:
         try:
             meta = json.loads((directory / "model.json").read_text(encoding="utf-8"))
             if meta.get("format") != MODEL_FORMAT or meta.get("sentence_features") != list(SENTENCE_FEATURES) or \
-                    meta.get("span_features") != list(SPAN_FEATURES):
+                    meta.get("span_features") != list(SPAN_FEATURES) or \
+                    meta.get("abstain_features") != list(ABSTAIN_FEATURES):
                 raise ModelUnavailable(f"reader model at {directory} was trained for other features; "
                                        "rebuild it with: jbqa train")
             model = cls(

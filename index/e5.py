@@ -195,7 +195,7 @@ def _normalizer(normalization: dict[int, str]):  # type: ignore[no-untyped-def]
             differing[target].append(code_point)
     kept = [cp for cp in range(0x110000) if not 0xD800 <= cp < 0xE000 and cp not in normalization
             and unicodedata.normalize("NFKC", chr(cp)) != chr(cp)]
-    steps = [
+    steps: list[normalizers.Normalizer] = [
         normalizers.Replace(Regex("[" + "".join(re.escape(chr(cp)) for cp in cps) + "]"), target)
         for target, cps in differing.items()
     ]

@@ -7,7 +7,8 @@ Layout (everything a reader needs to know is in manifest.json):
     faiss.index     dense vectors
     bm25/           bm25s index over jieba tokens
     words/          every passage cut into words with their parts of speech
-    sentences.npy   a vector for every sentence (passage after passage), for the reader
+    sentences.npy   a vector for every sentence (passage after passage), for the reader (none
+                    with the offline embedder)
     embedder/       the offline embedder's parameters (empty for sentence-transformers models)
     sources/        the decoded text of every indexed file (what char/line offsets refer to)
 
@@ -40,6 +41,7 @@ from jbqa.index.checksum import sha256_file
 from jbqa.index.dense import DenseIndex
 from jbqa.index.e5 import models_dir
 from jbqa.index.embedders import (
+    OFFLINE_KIND,
     Embedder,
     EmbedderUnavailable,
     OfflineEmbedder,
@@ -220,10 +222,14 @@ def _build(
         vectors, embedded_passages = embed_with_cache(
             embedder.encode_documents, texts, embedder.dim, cache, progress, "Embed passages"
         )
-    sentence_vectors, embedded_sentences = embed_with_cache(
-        embedder.encode_documents, [p.sentence_text(s) for p in report.passages for s in p.sentences],
-        embedder.dim, cache, progress, "Embed sentences",
-    )
+    # The reader compares questions with sentences in a model's space; the offline embedder would
+    # only segment every sentence again to give what coverage features already say.
+    sentence_vectors, embedded_sentences = np.zeros((0, embedder.dim), np.float32), 0
+    if model is not None:
+        sentence_vectors, embedded_sentences = embed_with_cache(
+            embedder.encode_documents, [p.sentence_text(s) for p in report.passages for s in p.sentences],
+            embedder.dim, cache, progress, "Embed sentences",
+        )
     dense = DenseIndex.build(vectors, factory)
     del vectors
     words = WordTable.build([a.normalized for a in progress_bar(analysed, "Words", "passage", progress)])
@@ -551,7 +557,7 @@ def load_index(index_dir: Path) -> LoadedIndex:
             f"index at {index_dir} holds {dense.dim}-d vectors but embedder {info['name']} gives "
             f"{embedder.dim}-d; " + _rebuild_hint(index_dir)
         )
-    sentences = sum(len(p.sentences) for p in passages)
+    sentences = sum(len(p.sentences) for p in passages) if embedder.kind != OFFLINE_KIND else 0
     if sentence_vectors.shape != (sentences, embedder.dim):
         raise IndexUnusable(f"index at {index_dir} is inconsistent ({SENTENCE_VECTORS} holds "
                             f"{sentence_vectors.shape} vectors for {sentences} sentences); " + _rebuild_hint(index_dir))

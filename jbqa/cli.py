@@ -263,19 +263,25 @@ def bench(output: Path | None, scale: int, squad: Path | None, holdout_every: in
 
 
 @main.command()
-@click.option("--data", "data_dir", type=click.Path(file_okay=False, path_type=Path), envvar="JBQA_TRAIN_DATA",
-              required=True, help="Folder holding cmrc2018_trial.json and DRCD_dev.json ($JBQA_TRAIN_DATA).")
+@click.option("--data", "data_dir", type=click.Path(file_okay=False, path_type=Path), default=None,
+              help="Folder holding cmrc2018_trial.json and DRCD_dev.json (default: $JBQA_TRAIN_DATA, else "
+                   "../shared/data/mrc beside a source checkout).")
 @click.option("--output", type=click.Path(file_okay=False, path_type=Path), default=None,
               show_default="the shipped model folder", help="Where to write the model.")
-def train(data_dir: Path, output: Path | None) -> None:
+def train(data_dir: Path | None, output: Path | None) -> None:
     """Train the light reader (sentence ranker, span scorer, abstain model) with a fixed seed."""
     from jbqa.answerer.model import MODEL_DIR
     from jbqa.answerer.training import dump_summary
     from jbqa.answerer.training import train as train_reader
+    from jbqa.config import default_train_data
+    from jbqa.index.embedders import EmbedderUnavailable
 
+    data_dir = data_dir or default_train_data()
+    if data_dir is None:
+        raise click.UsageError("no training data: give --data FOLDER or set JBQA_TRAIN_DATA")
     try:
         summary = train_reader(data_dir, output or MODEL_DIR, progress=True)
-    except FileNotFoundError as exc:
+    except (FileNotFoundError, EmbedderUnavailable) as exc:
         raise click.ClickException(str(exc)) from exc
     click.echo(dump_summary(summary))
 

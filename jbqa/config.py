@@ -19,3 +19,11 @@ def default_index_dir() -> Path:
 def default_embedder() -> str:
     """JBQA_EMBEDDER, else "auto": the default multilingual model, or the offline embedder if it cannot load."""
     return os.environ.get("JBQA_EMBEDDER", "auto")
+
+
+def default_train_data() -> Path | None:
+    """JBQA_TRAIN_DATA, else `../shared/data/mrc` beside a source checkout when it is there."""
+    if os.environ.get("JBQA_TRAIN_DATA"):
+        return Path(os.environ["JBQA_TRAIN_DATA"]).expanduser()
+    shared = Path(__file__).resolve().parent.parent.parent / "shared" / "data" / "mrc"
+    return shared if shared.is_dir() else None

@@ -29,8 +29,19 @@ def offline_index(tmp_path_factory: pytest.TempPathFactory) -> LoadedIndex:
 
 
 @pytest.fixture(scope="session")
-def answerer(offline_index: LoadedIndex) -> Answerer:
-    return Answerer(offline_index)
+def e5_index(tmp_path_factory: pytest.TempPathFactory, _session_models_dir: Path, _session_lexicon_dir: Path
+             ) -> LoadedIndex:
+    """The bundled corpus indexed as jbqa indexes it by default, with multilingual-e5-small (built once)."""
+    with pytest.MonkeyPatch.context() as env:
+        env.setenv("JBQA_MODELS", str(_session_models_dir))
+        env.setenv("JBQA_LEXICON", str(_session_lexicon_dir))
+        return build_index(BUNDLED_CORPUS, tmp_path_factory.mktemp("e5-index") / "index", "auto")
+
+
+@pytest.fixture(scope="session")
+def answerer(e5_index: LoadedIndex) -> Answerer:
+    """The default reader over the default index: what `jbqa ask` answers with."""
+    return Answerer(e5_index)
 
 
 @pytest.fixture(scope="session")

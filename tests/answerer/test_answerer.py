@@ -47,7 +47,7 @@ def check_answer(answer: Answer, index: LoadedIndex) -> None:
 
 
 def test_every_answer_to_every_gold_question_quotes_its_raw_span(
-    gold_results: list[tuple[GoldItem, AskResult]], offline_index: LoadedIndex
+    gold_results: list[tuple[GoldItem, AskResult]], e5_index: LoadedIndex
 ) -> None:
     checked = 0
     for item, result in gold_results:
@@ -56,7 +56,7 @@ def test_every_answer_to_every_gold_question_quotes_its_raw_span(
         if result.abstained:
             assert result.answers == []
         for answer in result.answers:
-            check_answer(answer, offline_index)
+            check_answer(answer, e5_index)
             checked += 1
     assert checked >= 150  # at least one quote per answered question, and runners-up
 

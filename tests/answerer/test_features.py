@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import dataclasses
+
 import numpy as np
 import pytest
 
+from jbqa.answerer.candidates import CorpusView, gather
 from jbqa.answerer.features import (
     SENTENCE_FEATURES,
     SentenceAnalysis,
@@ -18,6 +21,7 @@ from jbqa.answerer.features import (
 from jbqa.answerer.qwords import CATEGORIES, find_question_word
 from jbqa.answerer.terms import TermStats
 from jbqa.index.lexicon import Lexicon
+from jbqa.index.store import LoadedIndex
 from jbqa.index.words import cut_words
 
 PASSAGES = [
@@ -134,3 +138,27 @@ def test_clause_and_proximity_weights_favour_the_words_near_the_question_word() 
     clause = dict(zip(q.terms, q.clause_weights, strict=True))
     assert clause["图书馆"] > 0 and clause["开工"] == 0.0
     assert near["图书馆"] > near["开工"]
+
+
+def test_meaning_features_compare_each_candidate_with_the_best_and_stay_missing_without_vectors() -> None:
+    q = question_terms("体育馆什么时候建成", STATS)
+    close = dataclasses.replace(_context(PASSAGES[1]), meaning=0.9, meaning_window=0.8)
+    far = dataclasses.replace(_context(PASSAGES[2], source="b.txt"), meaning=0.6, meaning_window=0.7)
+    rows = [dict(zip(SENTENCE_FEATURES, row, strict=True)) for row in sentence_matrix(q, [close, far], None)]
+    assert rows[0]["meaning"] == pytest.approx(0.9) and rows[1]["meaning_window"] == pytest.approx(0.7)
+    assert rows[0]["meaning_vs_best"] == 0.0 and rows[1]["meaning_vs_best"] == pytest.approx(-0.3)
+    assert rows[1]["meaning_window_vs_best"] == pytest.approx(-0.1)
+    unknown = sentence_matrix(q, [_context(PASSAGES[1])], None)[0]  # an index without sentence vectors
+    assert np.isnan(unknown[[SENTENCE_FEATURES.index(f) for f in ("meaning", "meaning_vs_best")]]).all()
+
+
+def test_a_candidate_knows_its_similarity_to_the_question(e5_index: LoadedIndex) -> None:
+    index = e5_index
+    view = CorpusView(index)
+    q = question_terms("江北区金融机构有多少家", TermStats(view.normalized))
+    candidates = gather(view, q)
+    vector = index.embedder.encode_queries([q.text])[0]
+    c = candidates[0]
+    row = int(sum(len(p.sentences) for p in index.passages[: c.passage_index]) + c.sentence_index)
+    assert c.context.meaning == pytest.approx(float(index.sentence_vectors[row] @ vector), abs=1e-5)
+    assert -1.0 <= c.context.meaning_window <= 1.0

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import shutil
 from pathlib import Path
 
@@ -9,7 +10,14 @@ import numpy as np
 import pytest
 
 from jbqa.config import BUNDLED_CORPUS
-from jbqa.index.store import SENTENCE_VECTORS, IndexUnusable, build_index, load_index
+from jbqa.index.store import (
+    SENTENCE_VECTORS,
+    IndexUnusable,
+    LoadedIndex,
+    build_index,
+    file_checksums,
+    load_index,
+)
 from jbqa.index.vectors import VectorCache, embed_with_cache
 
 
@@ -45,15 +53,29 @@ def test_a_broken_cache_file_is_passed_over(tmp_path: Path) -> None:
     assert path.read_bytes() == b"not a database" * 100  # not jbqa's to repair
 
 
-def test_every_sentence_has_a_vector_and_a_mismatch_is_refused(tmp_path: Path) -> None:
-    built = build_index(BUNDLED_CORPUS, tmp_path / "index", "offline")
-    sentences = sum(len(p.sentences) for p in built.passages)
-    assert built.sentence_vectors.shape == (sentences, built.embedder.dim)
-    np.testing.assert_allclose(np.linalg.norm(built.sentence_vectors, axis=1), 1.0, atol=1e-4)
-    np.testing.assert_array_equal(load_index(tmp_path / "index").sentence_vectors, built.sentence_vectors)
-    np.save(tmp_path / "index" / SENTENCE_VECTORS, built.sentence_vectors[:-1])
+def test_every_sentence_has_a_vector_and_a_mismatch_is_refused(e5_index: LoadedIndex, tmp_path: Path) -> None:
+    sentences = sum(len(p.sentences) for p in e5_index.passages)
+    assert e5_index.sentence_vectors.shape == (sentences, e5_index.embedder.dim)
+    np.testing.assert_allclose(np.linalg.norm(e5_index.sentence_vectors, axis=1), 1.0, atol=1e-4)
+    copy = tmp_path / "index"
+    shutil.copytree(e5_index.directory, copy)
+    np.testing.assert_array_equal(load_index(copy).sentence_vectors, e5_index.sentence_vectors)
+    np.save(copy / SENTENCE_VECTORS, e5_index.sentence_vectors[:-1])
+    (copy / "manifest.json").write_text(json.dumps(_rehashed(copy)), encoding="utf-8")
     with pytest.raises(IndexUnusable, match="sentences.npy"):
-        load_index(tmp_path / "index")
+        load_index(copy)
+
+
+def test_the_offline_embedder_leaves_sentences_without_vectors(offline_index: LoadedIndex) -> None:
+    assert offline_index.sentence_vectors.shape == (0, offline_index.embedder.dim)
+    assert load_index(offline_index.directory).sentence_vectors.shape == (0, offline_index.embedder.dim)
+
+
+def _rehashed(index_dir: Path) -> dict:  # type: ignore[type-arg]
+    """The manifest with the checksums of the files as they are now (a consistent index of other content)."""
+    manifest = json.loads((index_dir / "manifest.json").read_text(encoding="utf-8"))
+    manifest["checksums"] = file_checksums(index_dir)
+    return manifest
 
 
 @pytest.mark.slow
