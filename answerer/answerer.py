@@ -85,6 +85,7 @@ class _Scored:
     quote: str
     offsets: list[int]  # raw offset of each quote character
     span: tuple[int, int] | None
+    answers: bool = True  # False: the neural reader finds no answer in the quote
 
 
 class Answerer:
@@ -124,7 +125,7 @@ class Answerer:
         scores = self.model.rank(features)
         order = [int(i) for i in np.argsort(-scores, kind="stable")]
         best = self._score(q, candidates, features, scores, order, 0)
-        if best.probability < self.threshold:
+        if best.probability < self.threshold or not best.answers:
             return AskResult(question, True, label, confidence=best.probability)
         chosen = self._diversify(q, candidates, features, scores, order, best, top)
         answers = [self._answer(s) for s in chosen]
@@ -142,13 +143,18 @@ class Answerer:
         quote, offsets = clean_inline(self.index.sources[c.source], s.char_start, s.char_end)
         light = self.model.best_span(q, c.context.analysis.words)  # the quote is the sentence's text
         span = with_qualifier(quote, (light.start, light.end)) if light else None
-        if self.reader is not None:  # a neural reader marks the span; the light one still scores it
+        answers = True
+        if self.reader is not None:  # a neural reader marks the span and may say there is none; the light one scores it
             found = self.reader.read_quote(q.text, quote, c.context.previous, c.context.following)
-            span = (found.start, found.end) if found else None
+            gate = self.reader.no_answer_margin
+            answers = found is not None and (gate is None or found.null_score is None
+                                             or found.score - found.null_score >= gate)
+            if self.reader.marks_spans:
+                span = (found.start, found.end) if found else None
         # Runners-up are scored as if they led: their margin is over the candidates ranked below them.
         below = float(scores[order[position + 1]]) if position + 1 < len(order) else None
         row = abstain_row(features[i], float(scores[i]), below, light)
-        return _Scored(c, self.model.abstain.probability(row), quote, offsets, span)
+        return _Scored(c, self.model.abstain.probability(row), quote, offsets, span, answers)
 
     def _diversify(
         self, q: QuestionTerms, candidates: list[Candidate], features: np.ndarray, scores: np.ndarray,
@@ -164,7 +170,7 @@ class Answerer:
             if scores[order[k]] < scores[order[0]] - RUNNER_UP_GAP:
                 break  # too far behind to come close in probability: not worth reading (ranked order)
             pick = self._score(q, candidates, features, scores, order, k)
-            if pick.probability >= floor and pick.quote not in quotes:
+            if pick.probability >= floor and pick.answers and pick.quote not in quotes:
                 quotes.add(pick.quote)
                 pool.append(pick)
         pool.sort(key=lambda s: -s.probability)

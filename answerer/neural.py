@@ -59,6 +59,8 @@ class NeuralReader:
             raise ValueError(f"max_answer_chars must be at least 1, got {max_answer_chars}")
         self.max_answer_chars = max_answer_chars
         self.window_chars = 0  # a quote is read alone, or with its neighbours up to this many characters
+        self.no_answer_margin: float | None = None  # a quote whose best span beats no answer by less does not answer
+        self.marks_spans = True  # False: the reader only says whether a quote answers; the light reader marks it
         if name_or_path == TRAINED_NAME:
             name_or_path = str(TRAINED_DIR)
         folder = Path(name_or_path).expanduser()
@@ -148,6 +150,9 @@ class NeuralReader:
             model = torch.ao.quantization.quantize_dynamic(model.eval(), {torch.nn.Linear}, dtype=torch.qint8)
         self.max_answer_chars = int(record.get("max_answer_chars", self.max_answer_chars))
         self.window_chars = int(record.get("window_chars", 0))
+        margin = record.get("no_answer_margin")
+        self.no_answer_margin = float(margin) if isinstance(margin, (int, float)) else None
+        self.marks_spans = bool(record.get("marks_spans", True))
         self._ready(model, AutoTokenizer.from_pretrained(str(base)), torch, what,
                     int(record.get("max_length", MAX_SEQUENCE_TOKENS)))
 

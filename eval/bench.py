@@ -165,16 +165,18 @@ def bench_build(corpus: Path, workdir: Path, repeats: int = BUILD_REPEATS, embed
 # --- ask and peer ----------------------------------------------------------------------------------
 
 
-def bench_ask(index_dir: Path, items: list[GoldItem]) -> tuple[dict[str, Any], Any]:
-    """Our ask latency and accuracy over `items`, the answerer loaded once and warmed up once.
+def bench_ask(index_dir: Path, items: list[GoldItem], reader: str | None = None) -> tuple[dict[str, Any], Any]:
+    """Our ask latency and accuracy over `items`, the answerer loaded once and warmed up once,
+    with the light reader or the neural one `reader` names.
 
     Returns the summary and the loaded index.
     """
     from jbqa.answerer import Answerer
+    from jbqa.answerer.neural import load_reader
     from jbqa.index.store import load_index
 
     started = time.perf_counter()
-    answerer = Answerer(load_index(index_dir))
+    answerer = Answerer(load_index(index_dir), reader=load_reader(reader))
     load_s = time.perf_counter() - started
     result = report(run_questions(answerer, items), answerer.index.embedder_label)
     summary = {
@@ -192,6 +194,12 @@ def bench_ask(index_dir: Path, items: list[GoldItem]) -> tuple[dict[str, Any], A
         "embedder": result["embedder"],
     }
     return summary, answerer.index
+
+
+def trained_neural_reader() -> bool:
+    from jbqa.answerer.neural import TRAINED_DIR, TRAINED_RECORD
+
+    return (TRAINED_DIR / TRAINED_RECORD).is_file()
 
 
 def bench_peer(passages: list[Any], items: list[GoldItem]) -> dict[str, Any]:
@@ -620,6 +628,9 @@ def run_benchmark(
         result["build"] = bench_build(BUNDLED_CORPUS, workdir / "bundled", build_repeats)
         log(f"[2/{steps}] asking {len(items)} gold questions ...")
         result["ask"], index = bench_ask(Path(result["build"].pop("index_dir")), items)
+        if trained_neural_reader():
+            log(f"[2/{steps}] asking {len(items)} gold questions with the neural reader ...")
+            result["ask_neural"], _ = bench_ask(index.directory, items, reader="neural")
         log(f"[3/{steps}] peer: {PEER_NAME} ...")
         result["peer"] = bench_peer(index.passages, items)
         result["ask_p50_over_peer_p50"] = (
@@ -649,6 +660,13 @@ def run_benchmark(
     return result
 
 
+def _neural_lines(ask: dict[str, Any] | None) -> list[str]:
+    if not ask:
+        return []
+    return [f"  with the neural reader: p50 {ask['latency_ms_p50']:.2f} ms   p95 {ask['latency_ms_p95']:.2f} ms"
+            f"   p99 {ask['latency_ms_p99']:.2f} ms   answer_hit@1 {ask['answer_hit@1']:.3f}"]
+
+
 def format_report(result: dict[str, Any], output: Path | None = None) -> str:
     env, build, ask, peer, prof = (result[k] for k in ("environment", "build", "ask", "peer", "profile"))
     lines = [
@@ -667,6 +685,7 @@ def format_report(result: dict[str, Any], output: Path | None = None) -> str:
         f"   p99 {ask['latency_ms_p99']:.2f} ms",
         f"  answer_hit@1 {ask['answer_hit@1']:.3f}   source_hit@1 {ask['source_hit@1']:.3f}"
         f"   (over {ask['answerable']} answerable questions; quote = one sentence)",
+        *_neural_lines(result.get("ask_neural")),
         "",
         *_squad_lines(result.get("squad")),
         *(
