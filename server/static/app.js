@@ -40,6 +40,8 @@
   const narrow = window.matchMedia("(max-width: 480px)");
   const fullPlaceholder = input.placeholder;
   let busy = false;
+  let replies = 0; // numbers each reply, so that its cards have ids of their own
+  const KEY_CLAUSE_CHARS = 60; // an answer line taken from a quote's clause is cut to this length
 
   function el(tag, className, text) {
     const node = document.createElement(tag);
@@ -97,8 +99,10 @@
     return label;
   }
 
-  function quoteCard(a, i) {
+  function quoteCard(a, i, id) {
     const card = el("li", "quote-card");
+    card.id = `${id}-q${i + 1}`;
+    card.tabIndex = -1; // a marker moves the focus here
     const head = el("div", "quote-head");
     head.append(el("span", "badge", `引文 ${i + 1}`), sourceLabel(a));
     const quote = el("blockquote", "quote");
@@ -141,6 +145,52 @@
     return card;
   }
 
+  // --- The answer line: the answer first, with markers that jump to the cards ---------------
+
+  // Without a marked span: the quote's clause that shares most characters with the question.
+  function keyClause(quote, question) {
+    const asked = new Set(codePoints(question));
+    const clauses = quote.split(/(?<=[，,；;。！？!?])/).map((c) => c.trim()).filter(Boolean);
+    let best = clauses[0] || quote;
+    let bestShared = -1;
+    for (const clause of clauses) {
+      const shared = codePoints(clause).filter((ch) => asked.has(ch)).length;
+      if (shared > bestShared) [best, bestShared] = [clause, shared];
+    }
+    const chars = codePoints(best.replace(/[，,；;。！？!?]$/, ""));
+    return chars.length > KEY_CLAUSE_CHARS ? `${chars.slice(0, KEY_CLAUSE_CHARS).join("")}…` : chars.join("");
+  }
+
+  const same = (x, y) => x.replace(/\s/g, "") === y.replace(/\s/g, "");
+
+  function jumpTo(card) {
+    card.scrollIntoView({ block: "center", behavior: "smooth" });
+    card.focus({ preventScroll: true });
+  }
+
+  function marker(cards, i) {
+    const link = el("a", "marker", `[${i + 1}]`);
+    link.href = `#${cards[i].id}`;
+    link.setAttribute("aria-label", `见引文 ${i + 1}`);
+    link.addEventListener("click", (event) => {
+      event.preventDefault();
+      jumpTo(cards[i]);
+    });
+    return link;
+  }
+
+  // The best answer (or its quote's key clause) and markers of every card that gives the same.
+  function answerLine(data, question, cards) {
+    const first = data.answers[0];
+    const text = first.answer || keyClause(first.quote, question);
+    const line = el("p", "answer-line");
+    line.append(el("span", "answer-label", "答："), el("span", "answer-text", text));
+    data.answers.forEach((a, i) => {
+      if (i === 0 || (first.answer && a.answer && same(a.answer, first.answer))) line.append(" ", marker(cards, i));
+    });
+    return line;
+  }
+
   function conflictNotice(answers) {
     const box = el("div", "notice conflict");
     box.setAttribute("role", "note");
@@ -165,10 +215,13 @@
       reply.append(el("p", null, hasChinese(question) ? TEXT.abstain : TEXT.notChinese));
       return;
     }
+    replies += 1;
+    const cards = data.answers.map((a, i) => quoteCard(a, i, `reply-${replies}`));
+    reply.append(answerLine(data, question, cards));
     if (data.conflicting) reply.append(conflictNotice(data.answers));
     reply.append(el("p", "lead", TEXT.lead));
     const list = el("ol", "quotes");
-    data.answers.forEach((a, i) => list.append(quoteCard(a, i)));
+    list.append(...cards);
     reply.append(list);
   }
 

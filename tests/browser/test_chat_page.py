@@ -38,7 +38,7 @@ QUESTION = "江北区金融机构有多少家"
 MARKUP_QUESTION = "<img src=x onerror=alert(1)>"
 ABSTAIN = "抱歉，资料中没有找到能回答这个问题的内容。您可以换个说法再试试。"
 NOT_CHINESE = "资料是中文的，请用中文提问（例如：江北区金融机构有多少家）。"
-DESKTOP = {"viewport": {"width": 1280, "height": 900}}
+DESKTOP = {"viewport": {"width": 1366, "height": 900}}
 PHONE = {"viewport": {"width": 390, "height": 844}, "device_scale_factor": 2, "is_mobile": True, "has_touch": True}
 MARKUP_CORPUS = (
     "江北区测试资料\n"
@@ -213,6 +213,50 @@ def test_answer_shows_the_figure_its_source_and_context(open_chat: OpenChat, bas
     assert f"{expected.line_start}–{expected.line_end}" in citation or str(expected.line_start) in citation
 
     save_screenshot(page, "chat-answer.png", whole_page=True)
+    watch.assert_clean()
+
+
+@pytest.fixture(scope="module")
+def page_answerer(offline_index: LoadedIndex) -> Answerer:
+    """What the page's server answers with."""
+    return Answerer(offline_index)
+
+
+@pytest.mark.parametrize("device", ["desktop", "phone"])
+def test_each_reply_opens_with_the_answer_and_markers_to_its_cards(
+    open_chat: OpenChat, base_url: str, page_answerer: Answerer, device: str
+) -> None:
+    from playwright.sync_api import expect
+
+    result = page_answerer.ask(QUESTION)
+    first = result.answers[0]
+    assert first.answer
+    page, watch = open_chat(base_url, **(DESKTOP if device == "desktop" else PHONE))
+    reply = ask(page, QUESTION)
+    line = reply.locator(".answer-line")
+    expect(line).to_have_count(1)
+    expect(line.locator(".answer-text")).to_have_text(first.answer)
+    same = [i for i, a in enumerate(result.answers) if a.answer == first.answer]
+    expect(line.locator(".marker")).to_have_text([f"[{i + 1}]" for i in same])
+    # The line comes first; the cards follow as before.
+    assert reply.locator(":scope > *").first.get_attribute("class") == "answer-line"
+    page.evaluate("window.scrollTo(0, document.body.scrollHeight)")
+    line.locator(".marker").first.click()
+    card = reply.locator(".quote-card").first
+    expect(card).to_be_focused()
+    expect(card).to_be_in_viewport()
+    save_screenshot(page, f"chat-answer-line-{device}.png")
+    watch.assert_clean()
+
+
+def test_an_answer_without_a_span_opens_with_its_key_clause(open_chat: OpenChat, markup_url: str) -> None:
+    from playwright.sync_api import expect
+
+    page, watch = open_chat(markup_url, **DESKTOP)
+    reply = ask(page, "观音桥商圈是什么地方")
+    text = reply.locator(".answer-line .answer-text").inner_text()
+    assert text and text in reply.locator(".quote-card .quote").first.inner_text()
+    expect(reply.locator(".answer-line .marker").first).to_have_text("[1]")
     watch.assert_clean()
 
 
