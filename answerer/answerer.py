@@ -16,13 +16,13 @@ import numpy as np
 
 from jbqa.answerer.candidates import Candidate, CorpusView, gather
 from jbqa.answerer.features import QuestionTerms, question_terms, sentence_matrix
+from jbqa.answerer.figures import conflicting_figures, figure_in
 from jbqa.answerer.model import ReaderModel, abstain_row
 from jbqa.answerer.question import validate_question
 from jbqa.answerer.terms import TermStats
 from jbqa.index.lexicon import Lexicon, default_lexicon
 from jbqa.index.store import LoadedIndex
 from jbqa.ingest.clean import clean_inline
-from jbqa.ingest.normalize import normalize_chars
 
 if TYPE_CHECKING:
     from jbqa.answerer.neural import NeuralReader
@@ -32,7 +32,6 @@ MAX_TOP = 20
 RUNNERS_UP = 6  # how many of the next-ranked candidates may join the best one
 RUNNER_UP_GAP = 3.0  # ranker-score distance beyond which a runner-up is not considered
 CONFLICT_MARGIN = 0.5  # runners-up at least this share as likely as the best one are shown beside it
-_COUNTED = ("howmany", "howlong")
 WARM_UP_QUESTION = "这是什么"  # any question: it loads what answering needs
 
 
@@ -64,8 +63,13 @@ class AskResult:
     abstained: bool
     embedder: str
     answers: list[Answer] = field(default_factory=list)
-    conflicting: bool = False  # the answers give different figures from different sources
+    conflict: list[int] = field(default_factory=list)  # answers giving one figure different values
     confidence: float = 0.0  # probability that the best answer is right
+
+    @property
+    def conflicting(self) -> bool:
+        """The answers give one figure (same measure, unit and subject) different values from different sources."""
+        return bool(self.conflict)
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -74,6 +78,7 @@ class AskResult:
             "embedder": self.embedder,
             "answers": [a.to_dict() for a in self.answers],
             "conflicting": self.conflicting,
+            "conflict": self.conflict,
             "confidence": round(self.confidence, 4),
         }
 
@@ -128,7 +133,7 @@ class Answerer:
             return AskResult(question, True, label, confidence=best.probability)
         chosen = self._diversify(q, candidates, features, scores, order, best, top)
         answers = [self._answer(s) for s in chosen]
-        return AskResult(question, False, label, answers, _conflicting(q, answers), chosen[0].probability)
+        return AskResult(question, False, label, answers, _conflict(answers), chosen[0].probability)
 
     def _score(
         self, q: QuestionTerms, candidates: list[Candidate], features: np.ndarray, scores: np.ndarray,
@@ -213,9 +218,12 @@ def with_qualifier(quote: str, span: tuple[int, int]) -> tuple[int, int]:
     return (found.start(), end) if found else span
 
 
-def _conflicting(q: QuestionTerms, answers: list[Answer]) -> bool:
-    """Different figures from different sources, for a question that asks how many or how much."""
-    if q.qword.category not in _COUNTED or not answers:
-        return False
-    figures = {(a.source, normalize_chars(a.answer)) for a in answers if a.answer}
-    return len({f for _, f in figures}) > 1 and len({s for s, _ in figures}) > 1
+def _conflict(answers: list[Answer]) -> list[int]:
+    """The answers that give the first answer's figure different values, whatever the question word:
+    the same facts found by a differently worded question give the same notice."""
+    figures = [
+        (a.source, figure_in(a.quote, a.answer_start, a.answer_end)
+         if a.answer_start is not None and a.answer_end is not None else None)
+        for a in answers
+    ]
+    return conflicting_figures(figures)

@@ -61,7 +61,14 @@ class AskResponse(BaseModel):
     abstained: bool = Field(description="True when the documents hold nothing that answers; `answers` is then empty.")
     embedder: str
     answers: list[AnswerOut]
-    conflicting: bool = Field(description="True when the answers give different figures from different sources.")
+    conflicting: bool = Field(
+        description="True when answers from different sources give one figure different values: the same "
+        "measure and unit (家, 公顷, 亿元 …) of the same subject, the best answer's figure; listed in `conflict`."
+    )
+    conflict: list[int] = Field(
+        default_factory=list,
+        description="Positions in `answers` of the values of that figure, most probable first; [] when none differ.",
+    )
     confidence: float
 
 

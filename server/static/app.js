@@ -10,8 +10,8 @@
     abstain: "抱歉，资料中没有找到能回答这个问题的内容。您可以换个说法再试试。",
     pending: "正在查找资料…",
     lead: "资料中的相关原文如下（黄色标出的是答案）：",
-    conflictTitle: "请注意：不同来源给出的数字不同",
-    conflictFoot: "以下数字分别出自不同资料，请结合出处核对原文。",
+    conflictTitle: "请注意：不同资料给出的数字不同",
+    conflictFoot: "同一数字在不同日期的资料中说法不同，按资料日期从新到旧列出，请核对原文。",
     empty: "请先输入问题。",
     hint: "Enter 发送，Shift + Enter 换行",
     tooLong: "问题内容过长，请精简后再试。",
@@ -191,18 +191,29 @@
     return line;
   }
 
-  function conflictNotice(answers) {
-    const box = el("div", "notice conflict");
-    box.setAttribute("role", "note");
-    box.append(el("p", "notice-title", TEXT.conflictTitle), el("p", "notice-text", TEXT.conflictFoot));
+  // 2020-07 -> 2020年7月: the date a document is of, to tell its figure from another document's.
+  function dateLabel(date) {
+    const m = /^(\d{4})(?:-(\d{2}))?(?:-(\d{2}))?$/.exec(date || "");
+    if (!m) return "日期不详";
+    return `${m[1]}年${m[2] ? `${Number(m[2])}月` : ""}${m[3] ? `${Number(m[3])}日` : ""}`;
+  }
+
+  // The values the answers give one figure (same measure, unit and subject: `data.conflict`),
+  // newest document first, each with its date and a link to its card. Collapsed on a phone.
+  function conflictNotice(data, cards) {
+    const chosen = (data.conflict || []).filter((i) => data.answers[i] && data.answers[i].answer);
+    const byDate = chosen.sort((x, y) => (data.answers[y].date || "").localeCompare(data.answers[x].date || ""));
+    const box = el("details", "notice conflict");
+    box.open = !narrow.matches;
+    const summary = el("summary", "notice-title", TEXT.conflictTitle);
+    summary.append(el("span", "notice-count", `（${byDate.length} 个数值）`));
+    box.append(summary, el("p", "notice-text", TEXT.conflictFoot));
     const list = el("ul", "figures");
-    // Newest document first: its figure is the most recent.
-    const byDate = [...answers].filter((a) => a.answer).sort((x, y) => (y.date || "").localeCompare(x.date || ""));
-    for (const [k, a] of byDate.entries()) {
+    for (const i of byDate) {
+      const a = data.answers[i];
       const item = el("li");
-      item.append(el("strong", "figure", a.answer));
-      if (k === 0 && a.date && byDate.length > 1) item.append(el("span", "newest", "（最新）"));
-      item.append(sourceLabel(a));
+      item.append(el("span", "figure-date", dateLabel(a.date)), el("strong", "figure", a.answer), marker(cards, i));
+      item.append(el("span", "figure-source", a.title || a.source));
       list.append(item);
     }
     box.append(list);
@@ -218,7 +229,7 @@
     replies += 1;
     const cards = data.answers.map((a, i) => quoteCard(a, i, `reply-${replies}`));
     reply.append(answerLine(data, question, cards));
-    if (data.conflicting) reply.append(conflictNotice(data.answers));
+    if ((data.conflict || []).length > 1) reply.append(conflictNotice(data, cards));
     reply.append(el("p", "lead", TEXT.lead));
     const list = el("ol", "quotes");
     list.append(...cards);

@@ -167,10 +167,12 @@ def horizontal_overflow(page: Any) -> int:
     return page.evaluate("document.documentElement.scrollWidth - document.documentElement.clientWidth")
 
 
-def test_answer_shows_the_figure_its_source_and_context(open_chat: OpenChat, base_url: str, answerer: Answerer) -> None:
+def test_answer_shows_the_figure_its_source_and_context(
+    open_chat: OpenChat, base_url: str, page_answerer: Answerer
+) -> None:
     from playwright.sync_api import expect
 
-    result = answerer.ask(QUESTION)
+    result = page_answerer.ask(QUESTION)
     expected = result.answers[0]
     page, watch = open_chat(base_url, **DESKTOP)
     expect(page).to_have_title("江北区资料问答")
@@ -185,15 +187,19 @@ def test_answer_shows_the_figure_its_source_and_context(open_chat: OpenChat, bas
     expect(card.locator(".lines")).to_contain_text(str(expected.line_start))
     expect(page.locator(".question").last).to_have_text(QUESTION)
 
-    # This question has different figures in different sources: the page says so, each with its source.
+    # Different counts of the same thing in different sources: the page lists them, newest document
+    # first, each labelled by its date (no word that claims one is right) and linked to its card.
+    assert len(result.conflict) > 1
     conflict = reply.locator(".conflict")
-    expect(conflict).to_contain_text("不同来源给出的数字不同")
-    expect(conflict.locator(".figures li")).to_have_count(reply.locator(".quote-card mark").count())
-    # Newest document first, marked as the most recent; each figure with its document's title and date.
-    newest = max((a for a in result.answers if a.answer), key=lambda a: a.date or "")
-    expect(conflict.locator(".figures li").first).to_contain_text(newest.source)
-    expect(conflict.locator(".figures li").first).to_contain_text("（最新）")
-    expect(conflict.locator(".figures li").first).to_contain_text(f"（{newest.date}）")
+    expect(conflict).to_contain_text("不同资料给出的数字不同")
+    rows = conflict.locator(".figures li")
+    expect(rows).to_have_count(len(result.conflict))
+    newest = sorted(result.conflict, key=lambda i: result.answers[i].date or "", reverse=True)
+    expect(rows.locator(".figure")).to_have_text([result.answers[i].answer or "" for i in newest])
+    expect(rows.locator(".marker")).to_have_text([f"[{i + 1}]" for i in newest])
+    expect(conflict).not_to_contain_text("最新")
+    year, month = (result.answers[newest[0]].date or "").split("-")[:2]
+    expect(rows.first.locator(".figure-date")).to_have_text(f"{year}年{int(month)}月")
     expect(card.locator(".title")).to_have_text(f"{expected.title}（{expected.date}）")
 
     card.get_by_role("button", name="查看上下文").click()
@@ -257,6 +263,62 @@ def test_an_answer_without_a_span_opens_with_its_key_clause(open_chat: OpenChat,
     text = reply.locator(".answer-line .answer-text").inner_text()
     assert text and text in reply.locator(".quote-card .quote").first.inner_text()
     expect(reply.locator(".answer-line .marker").first).to_have_text("[1]")
+    watch.assert_clean()
+
+
+TEA_CORPUS = {  # another place and subject; a count and an area both near the question
+    "a.txt": "青溪镇茶产业发展情况\n2021年3月1日，青溪镇召开茶产业发展大会。截至2021年3月，"
+             "青溪镇共有茶叶企业120家，茶园面积约300公顷，年产干茶800吨。\n青溪镇地处山区，气候湿润，适宜种茶。\n",
+    "b.txt": "青溪镇茶叶企业持续增加\n2023年5月20日，记者从青溪镇获悉，青溪镇茶叶企业已达150余家，带动就业2000人。\n",
+    "c.txt": "青溪镇概况\n2022年8月10日发布。青溪镇总面积86平方公里，户籍人口3.2万人，下辖12个村。\n",
+    "d.txt": "青溪镇茶叶产业园建成\n2022年11月5日，青溪镇茶叶产业园建成，入园茶叶企业占地约35公顷。\n",
+}
+
+
+@pytest.fixture(scope="module")
+def tea_index(tmp_path_factory: pytest.TempPathFactory) -> LoadedIndex:
+    root = tmp_path_factory.mktemp("tea")
+    (root / "corpus").mkdir()
+    for name, text in TEA_CORPUS.items():
+        (root / "corpus" / name).write_text(text, encoding="utf-8")
+    return build_index(root / "corpus", root / "index", "offline")
+
+
+@pytest.fixture(scope="module")
+def tea_url(tea_index: LoadedIndex, serve: Callable[[FastAPI], Any]) -> Iterator[str]:
+    with serve(create_app(tea_index)) as url:
+        yield url
+
+
+@pytest.mark.parametrize("device", ["desktop", "phone"])
+def test_the_conflict_notice_lists_one_measure_only(
+    open_chat: OpenChat, tea_url: str, tea_index: LoadedIndex, device: str
+) -> None:
+    from playwright.sync_api import expect
+
+    tea = Answerer(tea_index)
+    mixed = tea.ask("青溪镇的茶叶企业有多少")  # an area and a count: not two values of one figure
+    units = {a.answer[-2:] for a in mixed.answers if a.answer}
+    assert {"公顷", "余家"} <= units and mixed.conflict == []
+    page, watch = open_chat(tea_url, **(DESKTOP if device == "desktop" else PHONE))
+    expect(ask(page, "青溪镇的茶叶企业有多少").locator(".conflict")).to_have_count(0)
+
+    for question in ("青溪镇茶叶企业有多少家", "青溪镇茶叶企业有几家"):  # the same facts, the same notice
+        reply = ask(page, question)
+        conflict = reply.locator(".conflict")
+        rows = conflict.locator(".figures li")
+        if device == "phone":  # one line that opens
+            expect(rows.first).to_be_hidden()
+            box = conflict.bounding_box()
+            assert box and box["height"] < 60, box
+            conflict.locator("summary").click()
+        expect(rows.locator(".figure")).to_have_text(["达150余家", "120家"])
+        expect(rows.locator(".figure-date")).to_have_text(["2023年5月20日", "2021年3月1日"])
+        rows.last.locator(".marker").click()
+        target = reply.locator(".quote-card").filter(has_text="120家")
+        expect(target).to_be_focused()
+    reply.scroll_into_view_if_needed()
+    save_screenshot(page, f"chat-conflict-{device}.png")
     watch.assert_clean()
 
 
