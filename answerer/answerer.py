@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from jbqa.answerer.candidates import Candidate, CorpusView, gather
+from jbqa.answerer.confidence import band
 from jbqa.answerer.features import QuestionTerms, question_terms, sentence_matrix
 from jbqa.answerer.figures import conflicting_figures, figure_in
 from jbqa.answerer.model import ReaderModel, abstain_row
@@ -80,6 +81,7 @@ class AskResult:
             "conflicting": self.conflicting,
             "conflict": self.conflict,
             "confidence": round(self.confidence, 4),
+            "confidence_band": band(self.confidence),
         }
 
 

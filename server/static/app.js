@@ -21,6 +21,11 @@
     contextLoading: "正在加载原文…",
     contextFailed: "原文加载失败。",
     retry: "重试",
+    // By band of the calibrated probability (the API's confidence_band; README): no cue when high.
+    cue: {
+      low: "证据较弱，请核对原文：这类答案十个里通常不到四个是对的。",
+      medium: "证据一般，建议核对原文。",
+    },
     notChinese: "资料是中文的，请用中文提问（例如：江北区金融机构有多少家）。",
     truncated: (n) => `问题最多 ${MAX_CHARS} 字：粘贴的 ${n} 字已截为前 ${MAX_CHARS} 字。`,
     answered: (n) => `已找到 ${n} 段原文。`,
@@ -229,6 +234,8 @@
     replies += 1;
     const cards = data.answers.map((a, i) => quoteCard(a, i, `reply-${replies}`));
     reply.append(answerLine(data, question, cards));
+    const cue = TEXT.cue[data.confidence_band];
+    if (cue) reply.append(el("p", `confidence ${data.confidence_band}`, cue));
     if ((data.conflict || []).length > 1) reply.append(conflictNotice(data, cards));
     reply.append(el("p", "lead", TEXT.lead));
     const list = el("ol", "quotes");

@@ -266,6 +266,26 @@ def test_an_answer_without_a_span_opens_with_its_key_clause(open_chat: OpenChat,
     watch.assert_clean()
 
 
+@pytest.mark.parametrize("device", ["desktop", "phone"])
+def test_a_weak_answer_says_so(open_chat: OpenChat, base_url: str, page_answerer: Answerer, device: str) -> None:
+    from playwright.sync_api import expect
+
+    weak = "江北区面积多大"
+    result = page_answerer.ask(weak)
+    assert not result.abstained and result.confidence < 0.5, result.confidence
+    page, watch = open_chat(base_url, **(DESKTOP if device == "desktop" else PHONE))
+    reply = ask(page, weak)
+    expect(reply.locator(".confidence.low")).to_have_text(re.compile("^证据较弱，请核对原文"))
+    assert reply.locator(":scope > *").nth(1).get_attribute("class") == "confidence low"  # right under the answer
+    save_screenshot(page, f"chat-weak-{device}.png")
+    strong = page_answerer.ask(QUESTION)
+    reply = ask(page, QUESTION)
+    cue = {"high": 0, "medium": 1, "low": 1}[strong.to_dict()["confidence_band"]]
+    expect(reply.locator(".confidence")).to_have_count(cue)
+    expect(reply.locator(".confidence.low")).to_have_count(0)
+    watch.assert_clean()
+
+
 TEA_CORPUS = {  # another place and subject; a count and an area both near the question
     "a.txt": "青溪镇茶产业发展情况\n2021年3月1日，青溪镇召开茶产业发展大会。截至2021年3月，"
              "青溪镇共有茶叶企业120家，茶园面积约300公顷，年产干茶800吨。\n青溪镇地处山区，气候湿润，适宜种茶。\n",
