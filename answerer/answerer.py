@@ -19,6 +19,7 @@ from jbqa.answerer.confidence import band
 from jbqa.answerer.features import QuestionTerms, question_terms, sentence_matrix
 from jbqa.answerer.figures import conflicting_figures, figure_in
 from jbqa.answerer.model import ReaderModel, abstain_row
+from jbqa.answerer.paragraphs import Paragraphs
 from jbqa.answerer.question import validate_question
 from jbqa.answerer.terms import TermStats
 from jbqa.index.lexicon import Lexicon, default_lexicon
@@ -53,6 +54,10 @@ class Answer:
     passage_id: str
     title: str | None = None  # of the source document, to cite it by
     date: str | None = None  # of the source document (ISO: YYYY-MM-DD, YYYY-MM or YYYY)
+    date_kind: str | None = None  # "published" or "as_of" (inferred from the text); None: not stated
+    publisher: str | None = None
+    url: str | None = None
+    paragraph: int = 1  # of the cleaned document (1-based), as the full-document view numbers them
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -109,6 +114,7 @@ class Answerer:
         self.view = CorpusView(index, self.lexicon)
         self.documents = index.documents
         self.terms = TermStats(self.view.normalized, index.bm25.postings)
+        self.paragraphs = Paragraphs(index.sources)
 
     def warm_up(self) -> None:
         """Ask one question, so that the tokenizer's dictionaries and the models are loaded before
@@ -187,6 +193,7 @@ class Answerer:
     def _answer(self, s: _Scored) -> Answer:
         c, span = s.candidate, s.span
         sentence = c.sentence
+        meta = self.documents[c.source]
         return Answer(
             quote=s.quote,
             answer=s.quote[span[0] : span[1]] if span else None,
@@ -201,8 +208,12 @@ class Answerer:
             answer_char_end=s.offsets[span[1] - 1] + 1 if span else None,
             score=round(s.probability, 4),
             passage_id=c.passage.id,
-            title=self.documents[c.source].title,
-            date=self.documents[c.source].date,
+            title=meta.title,
+            date=meta.date,
+            date_kind=meta.date_kind,
+            publisher=meta.publisher,
+            url=meta.url,
+            paragraph=self.paragraphs.number(c.source, sentence.char_start),
         )
 
 

@@ -109,6 +109,11 @@ def create_app(index: LoadedIndex, settings: Settings | None = None, reader: Neu
     def page() -> FileResponse:
         return FileResponse(STATIC / "index.html")
 
+    @app.get("/doc/{file}", include_in_schema=False)
+    def document_page(file: str) -> FileResponse:
+        """The full-document view; doc.js fetches /api/documents/{file} (a 404 there for unknown names)."""
+        return FileResponse(STATIC / "doc.html")
+
     _serve_api_docs(app)
 
     app.add_exception_handler(RequestValidationError, _invalid_request)  # type: ignore[arg-type]

@@ -50,6 +50,14 @@ class AnswerOut(BaseModel):
     answer_char_end: int | None = Field(description="End of `answer` in the raw file (exclusive).")
     title: str | None = Field(default=None, description="Title of the source document.")
     date: str | None = Field(default=None, description="Date of the source document: YYYY-MM-DD, YYYY-MM or YYYY.")
+    date_kind: Literal["published", "as_of"] | None = Field(
+        default=None, description="`published`: the day it came out; `as_of`: the latest time its text speaks of, "
+        "inferred from the text; null: not stated."
+    )
+    publisher: str | None = Field(default=None, description="Who published the source document.")
+    url: str | None = Field(default=None, description="Where the source document is published (http or https).")
+    paragraph: int = Field(default=1, description="Paragraph of the cleaned document that holds the quote "
+                           "(1-based, as /api/documents/{file} numbers them).")
     score: float
     passage_id: str
 
@@ -98,8 +106,26 @@ class DocumentOut(BaseModel):
     file: str
     title: str | None
     date: str | None = Field(description="Publication or as-of date: YYYY-MM-DD, YYYY-MM or YYYY.")
+    date_kind: Literal["published", "as_of"] | None = Field(
+        default=None, description="`published`, `as_of` (inferred from the text) or null (not stated)."
+    )
     publisher: str | None
     url: str | None
+
+
+class ParagraphOut(BaseModel):
+    kind: Literal["text", "heading", "caption"]
+    text: str
+    char_start: int = Field(description="Start of the paragraph in the raw file (characters, 0-based).")
+    char_end: int = Field(description="End of its last character in the raw file (exclusive).")
+    mark_start: int | None = Field(description="Start, in `text`, of the characters of the asked range; null: none.")
+    mark_end: int | None = Field(description="End (exclusive) of those characters in `text`.")
+
+
+class DocumentText(DocumentOut):
+    """An indexed document as cleaned text, paragraph by paragraph (the answers' 第 N 段 count these)."""
+
+    paragraphs: list[ParagraphOut]
 
 
 class SourceResponse(BaseModel):

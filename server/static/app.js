@@ -68,8 +68,23 @@
   const lineLabel = (a) =>
     a.line_start === a.line_end ? `第 ${a.line_start} 行` : `第 ${a.line_start}–${a.line_end} 行`;
 
-  const dated = (a) => (a.title ? `${a.title}（${a.date || "日期不详"}）` : a.source);
-  const citation = (a) => `“${a.quote}”——${a.title ? `${dated(a)}，${a.source}` : a.source} ${lineLabel(a)}`;
+  const KIND = { published: "发布", as_of: "据文中推断" }; // what a document's date is
+  // As a reference: title, publisher, date, paragraph; the file and its raw lines, for checking; the URL.
+  const citation = (a) => {
+    const parts = [a.title || a.source, a.publisher, dateLabel(a.date, a.date_kind), `第 ${a.paragraph || 1} 段`];
+    const cited = `“${a.quote}”——${parts.filter(Boolean).join("，")}（${a.source}，原始文本${lineLabel(a)}）。`;
+    return a.url ? `${cited}${a.url}` : cited;
+  };
+  const documentLink = (a) =>
+    `/doc/${encodeURIComponent(a.source)}?start=${a.char_start}&end=${a.char_end}#p${a.paragraph || 1}`;
+
+  // 2020-07 -> 2020年7月: the date a document is of; with its kind, 2020年7月（据文中推断）.
+  function dateLabel(date, kind) {
+    const m = /^(\d{4})(?:-(\d{2}))?(?:-(\d{2}))?$/.exec(date || "");
+    if (!m) return "日期不详";
+    const text = `${m[1]}年${m[2] ? `${Number(m[2])}月` : ""}${m[3] ? `${Number(m[3])}日` : ""}`;
+    return kind && KIND[kind] ? `${text}（${KIND[kind]}）` : text;
+  }
 
   function errorMessage(status) {
     if (status === 413) return TEXT.tooLong;
@@ -99,7 +114,9 @@
       const title = el("span", "title", a.title);
       title.append(el("span", "date", `（${a.date || "日期不详"}）`)); // a date is never broken over two lines
       label.append(title);
+      if (KIND[a.date_kind]) label.append(el("span", "date-kind", KIND[a.date_kind]));
     }
+    if (a.publisher) label.append(el("span", "publisher", a.publisher));
     label.append(el("span", "file", a.source), el("span", "lines", lineLabel(a)));
     return label;
   }
@@ -129,7 +146,7 @@
 
     const copyButton = button("复制引用", "action");
     copyButton.setAttribute("aria-label", `复制引用：引文 ${i + 1}`);
-    copyButton.title = "复制引文、文件名和行号";
+    copyButton.title = "复制引文及其出处：标题、出版方、日期、段落，以及文件名和原始行号";
     copyButton.addEventListener("click", async () => {
       const ok = await copyText(citation(a));
       const label = (text) => {
@@ -144,8 +161,14 @@
       }, 2000);
     });
 
+    const read = el("a", "action", "阅读全文");
+    read.href = documentLink(a);
+    read.target = "_blank";
+    read.rel = "noopener";
+    read.setAttribute("aria-label", `阅读全文：引文 ${i + 1}（新窗口）`);
+
     const actions = el("div", "actions");
-    actions.append(contextButton, copyButton);
+    actions.append(contextButton, copyButton, read);
     card.append(head, quote, actions, context);
     return card;
   }
@@ -194,13 +217,6 @@
       if (i === 0 || (first.answer && a.answer && same(a.answer, first.answer))) line.append(" ", marker(cards, i));
     });
     return line;
-  }
-
-  // 2020-07 -> 2020年7月: the date a document is of, to tell its figure from another document's.
-  function dateLabel(date) {
-    const m = /^(\d{4})(?:-(\d{2}))?(?:-(\d{2}))?$/.exec(date || "");
-    if (!m) return "日期不详";
-    return `${m[1]}年${m[2] ? `${Number(m[2])}月` : ""}${m[3] ? `${Number(m[3])}日` : ""}`;
   }
 
   // The values the answers give one figure (same measure, unit and subject: `data.conflict`),

@@ -295,12 +295,17 @@ TEA_CORPUS = {  # another place and subject; a count and an area both near the q
 }
 
 
+TEA_SIDECAR = {"file": "b.txt", "publisher": "青溪日报", "date": "2023-05-20", "date_kind": "published",
+               "url": "https://example.org/qingxi/2023/0520.html"}
+
+
 @pytest.fixture(scope="module")
 def tea_index(tmp_path_factory: pytest.TempPathFactory) -> LoadedIndex:
     root = tmp_path_factory.mktemp("tea")
     (root / "corpus").mkdir()
     for name, text in TEA_CORPUS.items():
         (root / "corpus" / name).write_text(text, encoding="utf-8")
+    (root / "corpus" / "metadata.jsonl").write_text(json.dumps(TEA_SIDECAR, ensure_ascii=False) + "\n", encoding="utf-8")
     return build_index(root / "corpus", root / "index", "offline")
 
 
@@ -339,6 +344,57 @@ def test_the_conflict_notice_lists_one_measure_only(
         expect(target).to_be_focused()
     reply.scroll_into_view_if_needed()
     save_screenshot(page, f"chat-conflict-{device}.png")
+    watch.assert_clean()
+
+
+def test_a_copied_citation_reads_like_a_reference(open_chat: OpenChat, tea_url: str) -> None:
+    from playwright.sync_api import expect
+
+    page, watch = open_chat(tea_url, **DESKTOP)
+    card = ask(page, "青溪镇茶叶企业有多少家").locator(".quote-card").first
+    expect(card.locator(".publisher")).to_have_text("青溪日报")
+    expect(card.locator(".date-kind")).to_have_text("发布")
+    card.get_by_role("button", name="复制引用").click()
+    expect(card.get_by_role("button", name="已复制")).to_be_visible()
+    citation = page.evaluate("navigator.clipboard.readText()")
+    assert citation == (
+        "“2023年5月20日，记者从青溪镇获悉，青溪镇茶叶企业已达150余家，带动就业2000人。”"
+        "——青溪镇茶叶企业持续增加，青溪日报，2023年5月20日（发布），第 2 段（b.txt，原始文本第 2 行）。"
+        "https://example.org/qingxi/2023/0520.html"
+    ), citation
+    save_screenshot(page, "chat-citation.png")
+    watch.assert_clean()
+
+
+@pytest.mark.parametrize("device", ["desktop", "phone"])
+def test_the_full_document_shows_the_quote_in_view(
+    open_chat: OpenChat, base_url: str, page_answerer: Answerer, device: str
+) -> None:
+    from playwright.sync_api import expect
+
+    expected = page_answerer.ask(QUESTION).answers[0]
+    page, watch = open_chat(base_url, **(DESKTOP if device == "desktop" else PHONE))
+    card = ask(page, QUESTION).locator(".quote-card").first
+    with page.context.expect_page() as opened:
+        card.get_by_role("link", name=re.compile("^阅读全文：引文 1")).click()
+    doc = opened.value
+    doc_watch = Watch(base_url)
+    doc_watch.attach(doc)
+    mark = doc.locator("mark")
+    expect(mark).to_have_text(expected.quote)
+    expect(mark).to_be_in_viewport()
+    paragraph = doc.locator(".para.in-quote")
+    expect(paragraph).to_be_focused()
+    expect(paragraph.locator(".para-number")).to_have_text(f"第 {expected.paragraph} 段")
+    expect(doc.locator("h1")).to_have_text(expected.title or expected.source)
+    expect(doc.locator("#doc-meta")).to_contain_text("据文中推断")
+    assert doc.locator(".para").count() > expected.paragraph
+    assert horizontal_overflow(doc) <= 0
+    save_screenshot(doc, f"doc-view-{device}.png")
+    doc.goto(base_url + "/doc/nope.txt")
+    expect(doc.locator("#doc-status")).to_contain_text("无法加载")
+    doc_watch.errors.clear()  # the 404 is logged by the browser
+    doc_watch.assert_clean()
     watch.assert_clean()
 
 

@@ -456,3 +456,36 @@ def test_answers_carry_their_document_title_and_date(client: TestClient, offline
     for answer in data["answers"]:
         meta = offline_index.documents[answer["source"]]
         assert (answer["title"], answer["date"]) == (meta.title, meta.date) and answer["title"]
+
+
+def test_answers_carry_what_to_cite_them_by(client: TestClient, offline_index: LoadedIndex) -> None:
+    data = client.post("/api/ask", json={"question": QUESTION}).json()
+    first = data["answers"][0]
+    meta = offline_index.documents[first["source"]]
+    assert (first["date_kind"], first["publisher"], first["url"]) == (meta.date_kind, meta.publisher, meta.url)
+    assert first["date_kind"] == "as_of"  # the bundled dates are inferred from the text
+    assert data["confidence_band"] in ("high", "medium", "low")
+
+
+def test_a_document_is_served_as_paragraphs_with_the_quote_located(client: TestClient) -> None:
+    first = client.post("/api/ask", json={"question": QUESTION}).json()["answers"][0]
+    doc = client.get(f"/api/documents/{first['source']}",
+                     params={"start": first["char_start"], "end": first["char_end"]}).json()
+    assert doc["file"] == first["source"] and doc["title"] == first["title"]
+    marked = [i for i, p in enumerate(doc["paragraphs"]) if p["mark_start"] is not None]
+    assert marked == [first["paragraph"] - 1]  # the answer's 第 N 段 is the paragraph shown with the quote
+    p = doc["paragraphs"][marked[0]]
+    assert p["text"][p["mark_start"] : p["mark_end"]] == first["quote"]
+    whole = client.get(f"/api/documents/{first['source']}").json()
+    assert all(p["mark_start"] is None for p in whole["paragraphs"])
+
+
+@pytest.mark.parametrize(
+    ("path", "status"),
+    [("/api/documents/nope.txt", 404), ("/api/documents/..%2Fmanifest.json", 404),
+     ("/api/documents/000_623d10d81843cc6a.txt?start=9&end=3", 422),
+     ("/api/documents/000_623d10d81843cc6a.txt?start=-1", 422),
+     ("/api/documents/000_623d10d81843cc6a.txt?start=" + "9" * 40, 422)],
+)
+def test_a_bad_document_request_is_a_clear_error(client: TestClient, path: str, status: int) -> None:
+    assert_clear_4xx(client.get(path), status)
