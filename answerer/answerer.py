@@ -9,7 +9,8 @@ and the reader answers only above the threshold chosen when the model was traine
 from __future__ import annotations
 
 import re
-from dataclasses import asdict, dataclass, field
+from collections.abc import Sequence
+from dataclasses import asdict, dataclass, field, replace
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
@@ -18,9 +19,10 @@ from jbqa.answerer.candidates import Candidate, CorpusView, gather
 from jbqa.answerer.confidence import band
 from jbqa.answerer.features import QuestionTerms, question_terms, sentence_matrix
 from jbqa.answerer.figures import conflicting_figures, figure_in
+from jbqa.answerer.followup import MAX_HISTORY, resolve
 from jbqa.answerer.model import ReaderModel, abstain_row
 from jbqa.answerer.paragraphs import Paragraphs
-from jbqa.answerer.question import validate_question
+from jbqa.answerer.question import MAX_QUESTION_CHARS, validate_question
 from jbqa.answerer.terms import TermStats
 from jbqa.index.lexicon import Lexicon, default_lexicon
 from jbqa.index.store import LoadedIndex
@@ -71,6 +73,7 @@ class AskResult:
     answers: list[Answer] = field(default_factory=list)
     conflict: list[int] = field(default_factory=list)  # answers giving one figure different values
     confidence: float = 0.0  # probability that the best answer is right
+    answered: str = ""  # the question as answered: completed from the history when it leans on it
 
     @property
     def conflicting(self) -> bool:
@@ -87,6 +90,7 @@ class AskResult:
             "conflict": self.conflict,
             "confidence": round(self.confidence, 4),
             "confidence_band": band(self.confidence),
+            "answered_question": self.answered or self.question,
         }
 
 
@@ -121,11 +125,20 @@ class Answerer:
         the first question that counts."""
         self.ask(WARM_UP_QUESTION)
 
-    def ask(self, question: str, top: int = DEFAULT_TOP) -> AskResult:
-        """Answer `question` with up to `top` quotes; raises QuestionError for empty/oversized input."""
+    def ask(self, question: str, top: int = DEFAULT_TOP, history: Sequence[str] = ()) -> AskResult:
+        """Answer `question` with up to `top` quotes; raises QuestionError for empty/oversized input.
+        `history`: the previous questions (as answered), most recent last: a follow-up question
+        (那它的面积呢) is completed from them before it is answered."""
         if not 1 <= top <= MAX_TOP:
             raise ValueError(f"top must be between 1 and {MAX_TOP}, got {top}")
         text = validate_question(question)
+        completed = resolve(text, [validate_question(h) for h in history[-MAX_HISTORY:]])
+        if len(completed) <= MAX_QUESTION_CHARS:
+            text = completed
+        result = self._ask(question, text, top)
+        return replace(result, answered=text)
+
+    def _ask(self, question: str, text: str, top: int) -> AskResult:
         label = self.index.embedder_label
         q = question_terms(text, self.terms)
         if not q.terms:

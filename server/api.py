@@ -67,12 +67,15 @@ router = APIRouter(prefix="/api")
 async def ask(body: AskRequest, answerer: AnswererDep, settings: SettingsDep, request: Request) -> AskResponse:
     """Answer a question with quotes from the documents, or abstain (503 if it takes too long)."""
     timeout = settings.ask_timeout_seconds
+    asked = partial(answerer.ask, body.question, top=body.top)
+    if body.history:  # a follow-up: completed from the conversation's previous questions
+        asked = partial(asked, history=body.history)
     try:
         with anyio.fail_after(timeout):
             # On as many threads as there are cores; abandoned on timeout: the worker thread
             # finishes in the background, its result unused.
             result = await anyio.to_thread.run_sync(
-                partial(answerer.ask, body.question, top=body.top), abandon_on_cancel=True,
+                asked, abandon_on_cancel=True,
                 limiter=request.app.state.answer_threads,
             )
     except TimeoutError as exc:

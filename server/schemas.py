@@ -8,6 +8,7 @@ from pydantic import AfterValidator, BaseModel, ConfigDict, Field
 
 from jbqa.answerer import MAX_QUESTION_CHARS
 from jbqa.answerer.answerer import DEFAULT_TOP, MAX_TOP
+from jbqa.answerer.followup import MAX_HISTORY
 from jbqa.answerer.question import validate_question
 
 
@@ -32,6 +33,13 @@ class AskRequest(BaseModel):
 
     question: Question
     top: int = Field(default=DEFAULT_TOP, ge=1, le=MAX_TOP, description="How many quotes to return at most.")
+    history: list[Question] = Field(
+        default_factory=list, max_length=MAX_HISTORY,
+        description=f"The previous questions of the conversation (at most {MAX_HISTORY}, each as `question` is "
+        "checked; best their `answered_question`), most recent last. A follow-up such as 那它的面积呢 or 面积呢 is "
+        "completed from the latest one's subject before it is answered.",
+        examples=[["观音桥在哪里"]],
+    )
 
 
 class AnswerOut(BaseModel):
@@ -81,6 +89,10 @@ class AskResponse(BaseModel):
         description="Probability that the first answer is right (the abstain model's, calibrated on the training "
         "data: of answers given 0.8 or more about 9 in 10 were right, 0.5-0.8 6 to 8 in 10, below 0.5 at most 4 in "
         "10). jbqa answers from the threshold chosen in training up; below it, it refuses."
+    )
+    answered_question: str = Field(
+        description="The question as answered: `question` completed from `history` when it leans on it "
+        "(那它的面积呢 -> 观音桥的面积是多少), else `question` itself."
     )
     confidence_band: Literal["high", "medium", "low"] = Field(
         description="`confidence` in words: high (>= 0.8), medium (0.5-0.8) or low (< 0.5); the page asks the "

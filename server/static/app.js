@@ -45,6 +45,8 @@
   const narrow = window.matchMedia("(max-width: 480px)");
   const fullPlaceholder = input.placeholder;
   let busy = false;
+  const HISTORY_SENT = 4; // previous questions sent with a new one, for follow-ups (那它的面积呢)
+  let asked = []; // the conversation's questions as answered, oldest first
   let replies = 0; // numbers each reply, so that its cards have ids of their own
   const KEY_CLAUSE_CHARS = 60; // an answer line taken from a quote's clause is cut to this length
 
@@ -241,15 +243,25 @@
     return box;
   }
 
+  function answeredAs(data, question) {
+    const answered = data.answered_question;
+    if (typeof answered !== "string" || answered === question) return null;
+    return el("p", "answered-as", `按「${answered}」回答`);
+  }
+
   function renderResult(reply, data, question) {
+    asked.push(typeof data.answered_question === "string" ? data.answered_question : question);
+    const completed = answeredAs(data, question);
     if (data.abstained || data.answers.length === 0) {
       reply.classList.add("abstain");
       reply.append(el("p", null, hasChinese(question) ? TEXT.abstain : TEXT.notChinese));
+      if (completed) reply.append(completed);
       return;
     }
     replies += 1;
     const cards = data.answers.map((a, i) => quoteCard(a, i, `reply-${replies}`));
     reply.append(answerLine(data, question, cards));
+    if (completed) reply.append(completed);
     const cue = TEXT.cue[data.confidence_band];
     if (cue) reply.append(el("p", `confidence ${data.confidence_band}`, cue));
     if ((data.conflict || []).length > 1) reply.append(conflictNotice(data, cards));
@@ -409,6 +421,7 @@
       // nothing stored
     }
     log.replaceChildren();
+    asked = [];
     announce.textContent = "";
     showWelcome();
     input.focus();
@@ -441,7 +454,7 @@
       const response = await fetch("/api/ask", {
         method: "POST",
         headers: { "Content-Type": "application/json", Accept: "application/json" },
-        body: JSON.stringify({ question }),
+        body: JSON.stringify({ question, history: asked.slice(-HISTORY_SENT) }),
       });
       const data = response.ok ? await response.json() : null;
       reply.replaceChildren();

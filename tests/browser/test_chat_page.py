@@ -398,6 +398,40 @@ def test_the_full_document_shows_the_quote_in_view(
     watch.assert_clean()
 
 
+@pytest.mark.parametrize(
+    ("corpus", "turns"),
+    [
+        ("bundled", [("观音桥在哪里", None), ("那它的面积呢", "观音桥的面积是多少")]),
+        ("tea", [("青溪镇有多少茶叶企业", None), ("那它的面积呢", "青溪镇的面积是多少"),
+                 ("户籍人口呢", "青溪镇的户籍人口是多少")]),
+    ],
+)
+def test_a_follow_up_question_is_answered_about_the_previous_subject(
+    open_chat: OpenChat, base_url: str, tea_url: str, corpus: str, turns: list[tuple[str, str | None]]
+) -> None:
+    from playwright.sync_api import expect
+
+    page, watch = open_chat(base_url if corpus == "bundled" else tea_url, **PHONE)
+    sent: list[Any] = []
+    page.on("request", lambda r: sent.append(json.loads(r.post_data or "{}")) if r.url.endswith("/api/ask") else None)
+    for question, answered in turns:
+        reply = ask(page, question)
+        if answered is None:
+            expect(reply.locator(".answered-as")).to_have_count(0)
+            continue
+        expect(reply.locator(".answered-as")).to_have_text(f"按「{answered}」回答")
+        subject = answered.split("的")[0]
+        expect(reply.locator(".quote-card .quote").first).to_contain_text(subject)
+    assert [s["history"] for s in sent] == [[]] + [[q if a is None else a for q, a in turns[:k]]
+                                                   for k in range(1, len(turns))]
+    page.locator(".turn").last.evaluate("turn => turn.scrollIntoView({block: 'start'})")
+    save_screenshot(page, f"chat-follow-up-{corpus}.png")
+    page.get_by_role("button", name="新对话").click()  # a new conversation leans on nothing
+    expect(ask(page, turns[-1][0]).locator(".answered-as")).to_have_count(0)
+    assert sent[-1]["history"] == []
+    watch.assert_clean()
+
+
 def test_markup_in_a_question_is_shown_as_text(open_chat: OpenChat, base_url: str) -> None:
     from playwright.sync_api import expect
 

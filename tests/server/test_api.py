@@ -400,7 +400,7 @@ def test_openapi_documents_the_answer_json(client: TestClient, answerer: Answere
     example = answerer.ask(QUESTION).to_dict()
     assert set(schemas["AskResponse"]["properties"]) == set(example)
     assert set(schemas["AnswerOut"]["properties"]) == set(example["answers"][0])
-    assert set(schemas["AskRequest"]["properties"]) == {"question", "top"}
+    assert set(schemas["AskRequest"]["properties"]) == {"question", "top", "history"}
     assert schemas["AskRequest"]["properties"]["question"]["maxLength"] == 500
 
 
@@ -489,3 +489,21 @@ def test_a_document_is_served_as_paragraphs_with_the_quote_located(client: TestC
 )
 def test_a_bad_document_request_is_a_clear_error(client: TestClient, path: str, status: int) -> None:
     assert_clear_4xx(client.get(path), status)
+
+
+def test_a_follow_up_is_answered_from_the_history(client: TestClient) -> None:
+    data = client.post("/api/ask", json={"question": "那它的面积呢", "history": ["观音桥在哪里"]}).json()
+    assert data["question"] == "那它的面积呢"
+    assert data["answered_question"] == "观音桥的面积是多少"
+    alone = client.post("/api/ask", json={"question": QUESTION}).json()
+    assert alone["answered_question"] == QUESTION
+
+
+@pytest.mark.parametrize(
+    "history",
+    [["问题"] * 7, ["问" * 501], [""], [3], "观音桥在哪里", [None]],
+)
+def test_the_history_is_checked_like_the_question(client: TestClient, history: Any) -> None:
+    response = client.post("/api/ask", json={"question": "面积呢", "history": history})
+    assert_clear_4xx(response, 422)
+    assert response.json()["detail"][0]["loc"][:2] == ["body", "history"]
