@@ -23,10 +23,12 @@ from jbqa.answerer.followup import MAX_HISTORY, resolve
 from jbqa.answerer.model import ReaderModel, abstain_row
 from jbqa.answerer.paragraphs import Paragraphs
 from jbqa.answerer.question import MAX_QUESTION_CHARS, validate_question
+from jbqa.answerer.suggest import suggest
 from jbqa.answerer.terms import TermStats
 from jbqa.index.lexicon import Lexicon, default_lexicon
 from jbqa.index.store import LoadedIndex
 from jbqa.ingest.clean import clean_inline
+from jbqa.ingest.normalize import normalize_chars
 
 if TYPE_CHECKING:
     from jbqa.answerer.neural import NeuralReader
@@ -36,6 +38,8 @@ MAX_TOP = 20
 RUNNERS_UP = 6  # how many of the next-ranked candidates may join the best one
 RUNNER_UP_GAP = 3.0  # ranker-score distance beyond which a runner-up is not considered
 CONFLICT_MARGIN = 0.5  # runners-up at least this share as likely as the best one are shown beside it
+SUGGEST_FROM = 6  # a refusal's suggestions come from the sentences ranked this near the question
+DISTINCTIVE_SHARE = 0.5  # a word in more of the passages than this says nothing of what is asked
 WARM_UP_QUESTION = "这是什么"  # any question: it loads what answering needs
 
 
@@ -74,6 +78,7 @@ class AskResult:
     conflict: list[int] = field(default_factory=list)  # answers giving one figure different values
     confidence: float = 0.0  # probability that the best answer is right
     answered: str = ""  # the question as answered: completed from the history when it leans on it
+    suggestions: list[str] = field(default_factory=list)  # with a refusal: near questions it answers
 
     @property
     def conflicting(self) -> bool:
@@ -91,6 +96,7 @@ class AskResult:
             "confidence": round(self.confidence, 4),
             "confidence_band": band(self.confidence),
             "answered_question": self.answered or self.question,
+            "suggestions": self.suggestions,
         }
 
 
@@ -135,10 +141,10 @@ class Answerer:
         completed = resolve(text, [validate_question(h) for h in history[-MAX_HISTORY:]])
         if len(completed) <= MAX_QUESTION_CHARS:
             text = completed
-        result = self._ask(question, text, top)
+        result = self._ask(question, text, top, suggesting=True)
         return replace(result, answered=text)
 
-    def _ask(self, question: str, text: str, top: int) -> AskResult:
+    def _ask(self, question: str, text: str, top: int, suggesting: bool = False) -> AskResult:
         label = self.index.embedder_label
         q = question_terms(text, self.terms)
         if not q.terms:
@@ -151,10 +157,25 @@ class Answerer:
         order = [int(i) for i in np.argsort(-scores, kind="stable")]
         best = self._score(q, candidates, features, scores, order, 0)
         if best.probability < self.threshold:
-            return AskResult(question, True, label, confidence=best.probability)
+            nearest = [candidates[i] for i in order[:SUGGEST_FROM]] if suggesting else []
+            return AskResult(question, True, label, confidence=best.probability,
+                             suggestions=self._suggestions(q, nearest))
         chosen = self._diversify(q, candidates, features, scores, order, best, top)
         answers = [self._answer(s) for s in chosen]
         return AskResult(question, False, label, answers, _conflict(answers), chosen[0].probability)
+
+    def _suggestions(self, q: QuestionTerms, nearest: list[Candidate]) -> list[str]:
+        """Questions about the figures of the sentences nearest to a refused one that share one of
+        its distinctive words (in at most half the passages), answered from those sentences."""
+        common = DISTINCTIVE_SHARE * len(self.view.normalized)
+        distinctive = [t for t in q.terms if len(t) > 1 and 0 < self.terms.df(t) <= common]  # not 家 of 多少家
+        close = [c for c in nearest if any(t in c.context.text for t in distinctive)]
+
+        def answers_with(question: str) -> str | None:
+            result = self._ask(question, question, 1)
+            return None if result.abstained else normalize_chars(result.answers[0].quote)
+
+        return [s for s in suggest((c.context.analysis.words for c in close), answers_with) if s != q.text]
 
     def _score(
         self, q: QuestionTerms, candidates: list[Candidate], features: np.ndarray, scores: np.ndarray,

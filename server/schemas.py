@@ -94,6 +94,11 @@ class AskResponse(BaseModel):
         description="The question as answered: `question` completed from `history` when it leans on it "
         "(那它的面积呢 -> 观音桥的面积是多少), else `question` itself."
     )
+    suggestions: list[str] = Field(
+        default_factory=list,
+        description="With a refusal: up to 3 questions about the figures of the sentences nearest to this one "
+        "(sharing one of its distinctive words) that jbqa answers from those sentences; [] when nothing is close.",
+    )
     confidence_band: Literal["high", "medium", "low"] = Field(
         description="`confidence` in words: high (>= 0.8), medium (0.5-0.8) or low (< 0.5); the page asks the "
         "reader to check the quote for medium and low."

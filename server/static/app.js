@@ -7,7 +7,10 @@
   const CONTEXT_LINES = 4; // lines shown around a quote
   const MORE_LINES = 20; // lines added on each side by "显示更多"
   const TEXT = {
-    abstain: "抱歉，资料中没有找到能回答这个问题的内容。您可以换个说法再试试。",
+    abstain: "抱歉，资料中没有能回答这个问题的内容。",
+    suggest: "资料能回答的相近问题：",
+    covers: (n) => `资料库共 ${n} 份资料：`,
+    more: (n) => `等 ${n} 份。`,
     pending: "正在查找资料…",
     lead: "资料中的相关原文如下（黄色标出的是答案）：",
     conflictTitle: "请注意：不同资料给出的数字不同",
@@ -45,6 +48,14 @@
   const narrow = window.matchMedia("(max-width: 480px)");
   const fullPlaceholder = input.placeholder;
   let busy = false;
+  const DOCUMENTS_LISTED = 5; // a refusal lists this many of the documents, newest first
+  let documents = []; // from /api/sources: what the documents are, for refusals
+  const sourcesReady = fetch("/api/sources", { headers: { Accept: "application/json" } })
+    .then((response) => (response.ok ? response.json() : []))
+    .then((listed) => {
+      if (Array.isArray(listed)) documents = listed;
+    })
+    .catch(() => {});
   const HISTORY_SENT = 4; // previous questions sent with a new one, for follow-ups (那它的面积呢)
   let asked = []; // the conversation's questions as answered, oldest first
   let replies = 0; // numbers each reply, so that its cards have ids of their own
@@ -249,13 +260,57 @@
     return el("p", "answered-as", `按「${answered}」回答`);
   }
 
+  // Questions the documents answer, near a refused one: each asks itself when chosen.
+  function suggestionList(suggestions) {
+    const box = el("div", "suggestions");
+    box.append(el("p", "suggest-title", TEXT.suggest));
+    const list = el("div", "examples");
+    for (const q of suggestions) {
+      const chip = button(q, "example suggestion");
+      chip.addEventListener("click", () => {
+        if (busy) return;
+        input.focus();
+        ask(q);
+      });
+      list.append(chip);
+    }
+    box.append(list);
+    return box;
+  }
+
+  // What the documents are: titles and dates, newest first (once /api/sources has answered).
+  function coverage() {
+    const box = el("div", "coverage");
+    sourcesReady.then(() => fillCoverage(box));
+    return box;
+  }
+
+  function fillCoverage(box) {
+    if (!documents.length) return;
+    box.append(el("p", "coverage-title", TEXT.covers(documents.length)));
+    const list = el("ul", "coverage-list");
+    const newest = [...documents].sort((x, y) => (y.date || "").localeCompare(x.date || ""));
+    for (const d of newest.slice(0, DOCUMENTS_LISTED)) {
+      list.append(el("li", null, `${d.title || d.file}（${dateLabel(d.date)}）`));
+    }
+    box.append(list);
+    if (documents.length > DOCUMENTS_LISTED) box.append(el("p", "coverage-more", TEXT.more(documents.length)));
+  }
+
   function renderResult(reply, data, question) {
     asked.push(typeof data.answered_question === "string" ? data.answered_question : question);
     const completed = answeredAs(data, question);
     if (data.abstained || data.answers.length === 0) {
       reply.classList.add("abstain");
-      reply.append(el("p", null, hasChinese(question) ? TEXT.abstain : TEXT.notChinese));
+      if (!hasChinese(question)) {
+        reply.append(el("p", null, TEXT.notChinese));
+        return;
+      }
+      reply.append(el("p", null, TEXT.abstain));
       if (completed) reply.append(completed);
+      const suggestions = Array.isArray(data.suggestions) ? data.suggestions.filter((q) => typeof q === "string") : [];
+      if (suggestions.length) reply.append(suggestionList(suggestions));
+      reply.append(coverage());
       return;
     }
     replies += 1;
@@ -554,6 +609,7 @@
     });
   }
   newChat.addEventListener("click", startNewChat);
+
   restore();
 
   fetch("/api/health", { headers: { Accept: "application/json" } })

@@ -36,7 +36,7 @@ REPO = Path(__file__).resolve().parents[2]
 ARTIFACTS = REPO / "artifacts"
 QUESTION = "江北区金融机构有多少家"
 MARKUP_QUESTION = "<img src=x onerror=alert(1)>"
-ABSTAIN = "抱歉，资料中没有找到能回答这个问题的内容。您可以换个说法再试试。"
+ABSTAIN = "抱歉，资料中没有能回答这个问题的内容。"
 NOT_CHINESE = "资料是中文的，请用中文提问（例如：江北区金融机构有多少家）。"
 DESKTOP = {"viewport": {"width": 1366, "height": 900}}
 PHONE = {"viewport": {"width": 390, "height": 844}, "device_scale_factor": 2, "is_mobile": True, "has_touch": True}
@@ -429,6 +429,37 @@ def test_a_follow_up_question_is_answered_about_the_previous_subject(
     page.get_by_role("button", name="新对话").click()  # a new conversation leans on nothing
     expect(ask(page, turns[-1][0]).locator(".answered-as")).to_have_count(0)
     assert sent[-1]["history"] == []
+    watch.assert_clean()
+
+
+@pytest.mark.parametrize("device", ["desktop", "phone"])
+def test_a_refusal_offers_near_questions_and_says_what_the_documents_are(
+    open_chat: OpenChat, base_url: str, page_answerer: Answerer, offline_index: LoadedIndex, device: str
+) -> None:
+    from playwright.sync_api import expect
+
+    typo = "江北区金融机购有多少家"  # the documents give the figure, under another word
+    result = page_answerer.ask(typo)
+    assert result.abstained and len(result.suggestions) >= 2, result
+    page, watch = open_chat(base_url, **(DESKTOP if device == "desktop" else PHONE))
+    reply = ask(page, typo)
+    expect(reply.locator("p").first).to_have_text(ABSTAIN)
+    expect(reply).not_to_contain_text("换个说法")
+    expect(reply.locator(".suggestion")).to_have_text(result.suggestions)
+    titles = [d.title for d in offline_index.documents.values()]
+    expect(reply.locator(".coverage-list li")).to_have_count(len(titles))
+    expect(reply.locator(".coverage")).to_contain_text(titles[1] or "")
+    save_screenshot(page, f"chat-refusal-{device}.png")
+    reply.locator(".suggestion").first.click()  # asks it
+    answered = page.locator(".turn").last.locator(".reply")
+    expect(page.locator(".turn .question").last).to_have_text(result.suggestions[0])
+    expect(answered.locator(".quote-card").first).to_be_visible()
+    expect(page.locator("#question")).to_be_focused()
+
+    nothing_close = ask(page, "江北区有几所大学")  # nothing in the documents is about universities
+    expect(nothing_close.locator(".suggestion")).to_have_count(0)
+    expect(nothing_close).not_to_contain_text("换个说法")
+    expect(nothing_close.locator(".coverage-list li")).to_have_count(len(titles))
     watch.assert_clean()
 
 
