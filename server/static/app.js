@@ -4,6 +4,7 @@
 // textContent / Text nodes, never parsed as HTML.
 (() => {
   const MAX_CHARS = 500;
+  const UNDO_SECONDS = 8; // 新对话 can be undone for this long
   const CONTEXT_LINES = 4; // lines shown around a quote
   const MORE_LINES = 20; // lines added on each side by "显示更多"
   const TEXT = {
@@ -31,7 +32,9 @@
     },
     notChinese: "资料是中文的，请用中文提问（例如：江北区金融机构有多少家）。",
     truncated: (n) => `问题最多 ${MAX_CHARS} 字：粘贴的 ${n} 字已截为前 ${MAX_CHARS} 字。`,
-    answered: (n) => `已找到 ${n} 段原文。`,
+    answered: (line, n) => `${line} 已找到 ${n} 段原文。`,
+    cleared: `对话已清空，${UNDO_SECONDS} 秒内可撤销。`,
+    restored: "已恢复对话。",
   };
   const STORAGE_KEY = "jbqa.conversation";
 
@@ -45,6 +48,11 @@
   const indexInfo = document.getElementById("index-info");
   const announce = document.getElementById("announce");
   const newChat = document.getElementById("new-chat");
+  const undoBar = document.getElementById("undo");
+  const undoButton = document.getElementById("undo-button");
+  const touch = window.matchMedia("(pointer: coarse)"); // a phone's keyboard has no Enter/Shift hints to give
+  let undoTimer = null;
+  let cleared = null; // the conversation 新对话 removed, while it can be undone
   const narrow = window.matchMedia("(max-width: 480px)");
   const fullPlaceholder = input.placeholder;
   let busy = false;
@@ -470,6 +478,7 @@
   }
 
   function startNewChat() {
+    const before = saved();
     try {
       localStorage.removeItem(STORAGE_KEY);
     } catch {
@@ -477,17 +486,49 @@
     }
     log.replaceChildren();
     asked = [];
-    announce.textContent = "";
     showWelcome();
+    input.focus();
+    if (before.length) offerUndo(before);
+    else announce.textContent = "";
+  }
+
+  function offerUndo(conversation) {
+    cleared = conversation;
+    undoBar.hidden = false;
+    announce.textContent = TEXT.cleared;
+    clearTimeout(undoTimer);
+    undoTimer = setTimeout(dropUndo, UNDO_SECONDS * 1000);
+  }
+
+  function dropUndo() {
+    clearTimeout(undoTimer);
+    cleared = null;
+    undoBar.hidden = true;
+  }
+
+  function undoNewChat() {
+    if (!cleared || busy) return;
+    const all = [...cleared, ...saved()]; // and anything asked since
+    dropUndo();
+    try {
+      localStorage.setItem(STORAGE_KEY, JSON.stringify(all));
+    } catch {
+      // storage refused: the conversation is put back on the page only
+    }
+    log.replaceChildren();
+    asked = [];
+    restore(all);
+    announce.textContent = TEXT.restored;
     input.focus();
   }
 
-  function restore() {
-    for (const { question, data } of saved()) {
+  function restore(conversation = saved()) {
+    for (const { question, data } of conversation) {
       if (typeof question !== "string" || !data || !Array.isArray(data.answers)) continue;
       const [, reply] = turnFor(question);
       renderResult(reply, data, question);
     }
+    showWelcome();
   }
 
   // --- Asking -------------------------------------------------------------------------------
@@ -517,7 +558,9 @@
       if (data) {
         renderResult(reply, data, question);
         remember(question, data);
-        announce.textContent = data.abstained ? reply.textContent : TEXT.answered(data.answers.length);
+        const line = reply.querySelector(".answer-line");
+        const said = line ? line.querySelector(".answer-label").textContent + line.querySelector(".answer-text").textContent : "";
+        announce.textContent = data.abstained ? reply.textContent : TEXT.answered(`${said}。`, data.answers.length);
         answered = true;
       } else showError(reply, response.status, question);
       turn.scrollIntoView({ block: "start", behavior: "smooth" }); // the question, then its answer
@@ -539,7 +582,14 @@
     retry.addEventListener("click", () => {
       if (busy) return;
       reply.closest(".turn").remove();
-      ask(question);
+      ask(question).then((answered) => {
+        // Answered: the question is done with, as after Enter; the next one goes in the box.
+        if (answered && input.value.trim() === question) {
+          input.value = "";
+          updateComposer();
+        }
+        input.focus();
+      });
     });
     reply.append(message, retry);
     announce.textContent = errorMessage(status);
@@ -590,7 +640,7 @@
       input.value = chars.slice(0, MAX_CHARS).join("");
       setHint(TEXT.truncated(chars.length), true);
     } else {
-      setHint(TEXT.hint, false);
+      setHint(keyHint(), false);
     }
     updateComposer();
   });
@@ -609,6 +659,10 @@
     });
   }
   newChat.addEventListener("click", startNewChat);
+  undoButton.addEventListener("click", undoNewChat);
+  // Only Enter and Shift + Enter need telling, and only where there is a keyboard with them.
+  const keyHint = () => (touch.matches ? "" : TEXT.hint);
+  if (!hint.classList.contains("warn")) hint.textContent = keyHint();
 
   restore();
 
