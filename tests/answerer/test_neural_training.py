@@ -1,0 +1,100 @@
+"""Training the neural reader, in a small configuration over a tiny packed e5 model written here:
+the same files twice, only what training changed saved, loaded back over its base and read with."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+from tiny_e5 import write_packed
+
+from jbqa.answerer import neural_training
+from jbqa.answerer.neural import TRAINED_RECORD, TRAINED_WEIGHTS, NeuralReader, ReaderUnavailable
+from jbqa.answerer.neural_training import NeuralConfig, examples_of, grow, window_of
+from jbqa.eval.squad import SquadAnswer, SquadContext, SquadQuestion
+
+SMALL = NeuralConfig(trainable_layers=1, epochs=1, max_length=96, window_chars=40, batch_size=4)
+FACTS = [("公园", "面积", "158公顷"), ("大桥", "长度", "1.2公里"), ("学校", "学生", "3000名"), ("医院", "床位", "800张")]
+
+
+def _context(k: int, place: str, measure: str, value: str) -> SquadContext:
+    text = f"这是第{k}篇文章。{place}位于江边。{place}的{measure}为{value}。游客很多。"
+    start = text.index(value)
+    question = SquadQuestion(f"q{k}", f"{place}的{measure}是多少？", (SquadAnswer(value, start),))
+    return SquadContext(f"c{k}", f"文章{k}", text, (question,))
+
+
+def _squad(contexts: list[SquadContext]) -> dict:
+    return {"data": [{"title": c.title, "paragraphs": [{"id": c.id, "context": c.context, "qas": [
+        {"id": q.id, "question": q.question, "answers": [{"text": a.text, "answer_start": a.start} for a in q.answers]}
+        for q in c.questions]}]} for c in contexts]}
+
+
+@pytest.fixture(scope="module")
+def data(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    folder = tmp_path_factory.mktemp("mrc")
+    contexts = [_context(k, *FACTS[k % len(FACTS)]) for k in range(40)]
+    for name, part in (("cmrc2018_trial.json", contexts[:20]), ("DRCD_dev.json", contexts[20:])):
+        (folder / name).write_text(json.dumps(_squad(part), ensure_ascii=False), encoding="utf-8")
+    return folder
+
+
+@pytest.fixture(scope="module")
+def packed(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    path = tmp_path_factory.mktemp("packed") / "tiny-q4.bin"
+    write_packed(path, layers=2)
+    return path
+
+
+def test_examples_are_the_answer_window_and_windows_without_it() -> None:
+    context = _context(1, "公园", "面积", "158公顷")
+    examples = examples_of([context], NeuralConfig(negatives_per_question=1.0, window_chars=40))
+    positive, negative = examples
+    assert positive.window[positive.answer_start:positive.answer_end] == "158公顷"
+    assert "公园的面积为158公顷。" in positive.window and len(positive.window) <= 40
+    assert negative.answer_start == -1 and "158公顷" not in negative.window
+
+
+def test_the_window_read_at_answer_time_is_the_one_trained_on() -> None:
+    sentences = ["这是第1篇文章。", "公园位于江边。", "公园的面积为158公顷。", "游客很多。"]
+    spans, at = [], 0
+    for s in sentences:
+        spans.append((at, at + len(s)))
+        at += len(s)
+    text = "".join(sentences)
+    a, b = grow(spans, 2, 2, 30)
+    window, start = window_of(sentences[2], sentences[1], sentences[3], 30)
+    assert window == text[a:b] and window[start:start + len(sentences[2])] == sentences[2]
+    assert window_of(sentences[2], sentences[1], sentences[3], 0) == (sentences[2], 0)
+
+
+def test_training_twice_gives_the_same_files_and_they_load_over_their_base(
+    data: Path, packed: Path, tmp_path: Path
+) -> None:
+    first = neural_training.train(data, tmp_path / "a", SMALL, log=lambda line: None, packed=packed)
+    neural_training.train(data, tmp_path / "b", SMALL, log=lambda line: None, packed=packed)
+    for name in (TRAINED_WEIGHTS, TRAINED_RECORD):
+        assert (tmp_path / "a" / name).read_bytes() == (tmp_path / "b" / name).read_bytes()
+    assert first["base_sha256"] and first["examples"] > 0 and set(first["checked"]) <= {"cmrc2018_trial.json",
+                                                                                          "DRCD_dev.json"}
+    from safetensors import safe_open
+
+    with safe_open(str(tmp_path / "a" / TRAINED_WEIGHTS), "pt") as saved:
+        names = set(saved.keys())
+    assert names and all(n.startswith(("bert.encoder.layer.1.", "qa_outputs.")) for n in names)
+
+    reader = NeuralReader(str(tmp_path / "a"), base=packed)
+    assert reader.window_chars == SMALL.window_chars
+    quote = "公园的面积为158公顷。"
+    found = reader.read_quote("公园的面积是多少？", quote, "公园位于江边。", "游客很多。")
+    assert found is not None and 0 <= found.start < found.end <= len(quote) and found.null_score is not None
+
+
+def test_a_reader_trained_over_another_base_is_refused_in_one_line(data: Path, packed: Path, tmp_path: Path) -> None:
+    neural_training.train(data, tmp_path / "r", SMALL, log=lambda line: None, packed=packed)
+    other = tmp_path / "other-q4.bin"
+    write_packed(other, layers=2, ffn=96)
+    with pytest.raises(ReaderUnavailable, match="trained over the base file") as caught:
+        NeuralReader(str(tmp_path / "r"), base=other)
+    assert "\n" not in str(caught.value)
