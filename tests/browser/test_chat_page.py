@@ -223,9 +223,9 @@ def test_answer_shows_the_figure_its_source_and_context(
 
 
 @pytest.fixture(scope="module")
-def page_answerer(offline_index: LoadedIndex) -> Answerer:
-    """What the page's server answers with."""
-    return Answerer(offline_index)
+def page_answerer(answerer: Answerer) -> Answerer:
+    """What the page's server answers with: the default reader over the default index."""
+    return answerer
 
 
 @pytest.mark.parametrize("device", ["desktop", "phone"])
@@ -434,19 +434,19 @@ def test_a_follow_up_question_is_answered_about_the_previous_subject(
 
 @pytest.mark.parametrize("device", ["desktop", "phone"])
 def test_a_refusal_offers_near_questions_and_says_what_the_documents_are(
-    open_chat: OpenChat, base_url: str, page_answerer: Answerer, offline_index: LoadedIndex, device: str
+    open_chat: OpenChat, base_url: str, page_answerer: Answerer, device: str
 ) -> None:
     from playwright.sync_api import expect
 
-    typo = "江北区金融机购有多少家"  # the documents give the figure, under another word
-    result = page_answerer.ask(typo)
+    near_miss = "金融机构的利润是多少"  # the documents count the institutions, but give no profit
+    result = page_answerer.ask(near_miss)
     assert result.abstained and len(result.suggestions) >= 2, result
     page, watch = open_chat(base_url, **(DESKTOP if device == "desktop" else PHONE))
-    reply = ask(page, typo)
+    reply = ask(page, near_miss)
     expect(reply.locator("p").first).to_have_text(ABSTAIN)
     expect(reply).not_to_contain_text("换个说法")
     expect(reply.locator(".suggestion")).to_have_text(result.suggestions)
-    titles = [d.title for d in offline_index.documents.values()]
+    titles = [d.title for d in page_answerer.documents.values()]
     expect(reply.locator(".coverage-list li")).to_have_count(len(titles))
     expect(reply.locator(".coverage")).to_contain_text(titles[1] or "")
     save_screenshot(page, f"chat-refusal-{device}.png")
@@ -687,7 +687,7 @@ def test_the_page_has_no_accessibility_violations(
     card.get_by_role("button", name="查看上下文").click()
     expect(card.locator(".line.in-quote").first).to_be_visible()
     ask(page, "江北区面积多大")  # a weak answer: the cue
-    ask(page, "江北区金融机购有多少家")  # a refusal with suggestions
+    ask(page, "金融机构的利润是多少")  # a refusal with suggestions
     expect(page.locator(".suggestion").first).to_be_visible()
     card.get_by_role("button", name="复制引用").click()
     page.locator("#question").fill("")
