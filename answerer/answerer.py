@@ -112,8 +112,10 @@ class _Scored:
 class Answerer:
     def __init__(
         self, index: LoadedIndex, model: ReaderModel | None = None, threshold: float | None = None,
-        reader: NeuralReader | None = None, lexicon: Lexicon | None = None,
+        reader: NeuralReader | None = None, lexicon: Lexicon | None = None, suggest: bool = False,
     ) -> None:
+        """`suggest`: a refusal offers near questions the documents answer (a few more answers'
+        work: the chat page's, not the evaluation's)."""
         self.index = index
         self.model = model or ReaderModel.load()
         if self.model.abstain is None:
@@ -121,6 +123,7 @@ class Answerer:
         self.threshold = self.model.abstain.threshold if threshold is None else threshold
         self.reader = reader
         self.lexicon = lexicon or default_lexicon()
+        self.suggest = suggest
         self.view = CorpusView(index, self.lexicon)
         self.documents = index.documents
         self.terms = TermStats(self.view.normalized, index.bm25.postings)
@@ -141,7 +144,7 @@ class Answerer:
         completed = resolve(text, [validate_question(h) for h in history[-MAX_HISTORY:]])
         if len(completed) <= MAX_QUESTION_CHARS:
             text = completed
-        result = self._ask(question, text, top, suggesting=True)
+        result = self._ask(question, text, top, suggesting=self.suggest)
         return replace(result, answered=text)
 
     def _ask(self, question: str, text: str, top: int, suggesting: bool = False) -> AskResult:

@@ -98,7 +98,7 @@ def create_app(index: LoadedIndex, settings: Settings | None = None, reader: Neu
     )
     app.state.index = index
     app.state.settings = settings
-    app.state.answerer = Answerer(index, reader=reader)
+    app.state.answerer = Answerer(index, reader=reader, suggest=True)  # refusals offer near questions
     app.state.answer_threads = anyio.CapacityLimiter(ANSWER_THREADS)
     app.state.reader = reader.name if reader else app.state.answerer.model.version
     app.state.sources = {name: SourceLines(text) for name, text in index.sources.items()}

@@ -507,3 +507,12 @@ def test_the_history_is_checked_like_the_question(client: TestClient, history: A
     response = client.post("/api/ask", json={"question": "面积呢", "history": history})
     assert_clear_4xx(response, 422)
     assert response.json()["detail"][0]["loc"][:2] == ["body", "history"]
+
+
+def test_a_refusal_offers_near_questions_that_are_answered(client: TestClient) -> None:
+    data = client.post("/api/ask", json={"question": "江北区金融机购有多少家"}).json()  # a typo for 机构
+    assert data["abstained"] and data["answers"] == []
+    assert 1 <= len(data["suggestions"]) <= 3
+    for question in data["suggestions"]:
+        assert not client.post("/api/ask", json={"question": question}).json()["abstained"], question
+    assert client.post("/api/ask", json={"question": "江北区有几所大学"}).json()["suggestions"] == []  # nothing near
