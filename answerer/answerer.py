@@ -9,15 +9,21 @@ and the reader answers only above the threshold chosen when the model was traine
 from __future__ import annotations
 
 import re
-from dataclasses import asdict, dataclass, field
+from collections.abc import Sequence
+from dataclasses import asdict, dataclass, field, replace
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
 from jbqa.answerer.candidates import Candidate, CorpusView, gather
+from jbqa.answerer.confidence import band
 from jbqa.answerer.features import QuestionTerms, question_terms, sentence_matrix
+from jbqa.answerer.figures import conflicting_figures, figure_in
+from jbqa.answerer.followup import MAX_HISTORY, resolve
 from jbqa.answerer.model import ReaderModel, abstain_row
-from jbqa.answerer.question import validate_question
+from jbqa.answerer.paragraphs import Paragraphs
+from jbqa.answerer.question import MAX_QUESTION_CHARS, validate_question
+from jbqa.answerer.suggest import suggest
 from jbqa.answerer.terms import TermStats
 from jbqa.index.lexicon import Lexicon, default_lexicon
 from jbqa.index.store import LoadedIndex
@@ -32,7 +38,8 @@ MAX_TOP = 20
 RUNNERS_UP = 6  # how many of the next-ranked candidates may join the best one
 RUNNER_UP_GAP = 3.0  # ranker-score distance beyond which a runner-up is not considered
 CONFLICT_MARGIN = 0.5  # runners-up at least this share as likely as the best one are shown beside it
-_COUNTED = ("howmany", "howlong")
+SUGGEST_FROM = 6  # a refusal's suggestions come from the sentences ranked this near the question
+DISTINCTIVE_SHARE = 0.5  # a word in more of the passages than this says nothing of what is asked
 WARM_UP_QUESTION = "这是什么"  # any question: it loads what answering needs
 
 
@@ -53,6 +60,10 @@ class Answer:
     passage_id: str
     title: str | None = None  # of the source document, to cite it by
     date: str | None = None  # of the source document (ISO: YYYY-MM-DD, YYYY-MM or YYYY)
+    date_kind: str | None = None  # "published" or "as_of" (inferred from the text); None: not stated
+    publisher: str | None = None
+    url: str | None = None
+    paragraph: int = 1  # of the cleaned document (1-based), as the full-document view numbers them
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -64,8 +75,15 @@ class AskResult:
     abstained: bool
     embedder: str
     answers: list[Answer] = field(default_factory=list)
-    conflicting: bool = False  # the answers give different figures from different sources
+    conflict: list[int] = field(default_factory=list)  # answers giving one figure different values
     confidence: float = 0.0  # probability that the best answer is right
+    answered: str = ""  # the question as answered: completed from the history when it leans on it
+    suggestions: list[str] = field(default_factory=list)  # with a refusal: near questions it answers
+
+    @property
+    def conflicting(self) -> bool:
+        """The answers give one figure (same measure, unit and subject) different values from different sources."""
+        return bool(self.conflict)
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -74,7 +92,11 @@ class AskResult:
             "embedder": self.embedder,
             "answers": [a.to_dict() for a in self.answers],
             "conflicting": self.conflicting,
+            "conflict": self.conflict,
             "confidence": round(self.confidence, 4),
+            "confidence_band": band(self.confidence),
+            "answered_question": self.answered or self.question,
+            "suggestions": self.suggestions,
         }
 
 
@@ -91,8 +113,10 @@ class _Scored:
 class Answerer:
     def __init__(
         self, index: LoadedIndex, model: ReaderModel | None = None, threshold: float | None = None,
-        reader: NeuralReader | None = None, lexicon: Lexicon | None = None,
+        reader: NeuralReader | None = None, lexicon: Lexicon | None = None, suggest: bool = False,
     ) -> None:
+        """`suggest`: a refusal offers near questions the documents answer (a few more answers'
+        work: the chat page's, not the evaluation's)."""
         self.index = index
         self.model = model or ReaderModel.load()
         if self.model.abstain is None:
@@ -100,20 +124,31 @@ class Answerer:
         self.threshold = self.model.abstain.threshold if threshold is None else threshold
         self.reader = reader
         self.lexicon = lexicon or default_lexicon()
+        self.suggest = suggest
         self.view = CorpusView(index, self.lexicon)
         self.documents = index.documents
         self.terms = TermStats(self.view.normalized, index.bm25.postings)
+        self.paragraphs = Paragraphs(index.sources)
 
     def warm_up(self) -> None:
         """Ask one question, so that the tokenizer's dictionaries and the models are loaded before
         the first question that counts."""
         self.ask(WARM_UP_QUESTION)
 
-    def ask(self, question: str, top: int = DEFAULT_TOP) -> AskResult:
-        """Answer `question` with up to `top` quotes; raises QuestionError for empty/oversized input."""
+    def ask(self, question: str, top: int = DEFAULT_TOP, history: Sequence[str] = ()) -> AskResult:
+        """Answer `question` with up to `top` quotes; raises QuestionError for empty/oversized input.
+        `history`: the previous questions (as answered), most recent last: a follow-up question
+        (那它的面积呢) is completed from them before it is answered."""
         if not 1 <= top <= MAX_TOP:
             raise ValueError(f"top must be between 1 and {MAX_TOP}, got {top}")
         text = validate_question(question)
+        completed = resolve(text, [validate_question(h) for h in history[-MAX_HISTORY:]])
+        if len(completed) <= MAX_QUESTION_CHARS:
+            text = completed
+        result = self._ask(question, text, top, suggesting=self.suggest)
+        return replace(result, answered=text)
+
+    def _ask(self, question: str, text: str, top: int, suggesting: bool = False) -> AskResult:
         label = self.index.embedder_label
         q = question_terms(text, self.terms)
         if not q.terms:
@@ -126,10 +161,25 @@ class Answerer:
         order = [int(i) for i in np.argsort(-scores, kind="stable")]
         best = self._score(q, candidates, features, scores, order, 0)
         if best.probability < self.threshold or not best.answers:
-            return AskResult(question, True, label, confidence=best.probability)
+            nearest = [candidates[i] for i in order[:SUGGEST_FROM]] if suggesting else []
+            return AskResult(question, True, label, confidence=best.probability,
+                             suggestions=self._suggestions(q, nearest))
         chosen = self._diversify(q, candidates, features, scores, order, best, top)
         answers = [self._answer(s) for s in chosen]
-        return AskResult(question, False, label, answers, _conflicting(q, answers), chosen[0].probability)
+        return AskResult(question, False, label, answers, _conflict(answers), chosen[0].probability)
+
+    def _suggestions(self, q: QuestionTerms, nearest: list[Candidate]) -> list[str]:
+        """Questions about the figures of the sentences nearest to a refused one that share one of
+        its distinctive words (in at most half the passages), answered from those sentences."""
+        common = DISTINCTIVE_SHARE * len(self.view.normalized)
+        distinctive = [t for t in q.terms if len(t) > 1 and 0 < self.terms.df(t) <= common]  # not 家 of 多少家
+        close = [c for c in nearest if any(t in c.context.text for t in distinctive)]
+
+        def answers_with(question: str) -> str | None:
+            result = self._ask(question, question, 1)
+            return None if result.abstained else normalize_chars(result.answers[0].quote)
+
+        return [s for s in suggest((c.context.analysis.words for c in close), answers_with) if s != q.text]
 
     def _score(
         self, q: QuestionTerms, candidates: list[Candidate], features: np.ndarray, scores: np.ndarray,
@@ -186,6 +236,7 @@ class Answerer:
     def _answer(self, s: _Scored) -> Answer:
         c, span = s.candidate, s.span
         sentence = c.sentence
+        meta = self.documents[c.source]
         return Answer(
             quote=s.quote,
             answer=s.quote[span[0] : span[1]] if span else None,
@@ -200,8 +251,12 @@ class Answerer:
             answer_char_end=s.offsets[span[1] - 1] + 1 if span else None,
             score=round(s.probability, 4),
             passage_id=c.passage.id,
-            title=self.documents[c.source].title,
-            date=self.documents[c.source].date,
+            title=meta.title,
+            date=meta.date,
+            date_kind=meta.date_kind,
+            publisher=meta.publisher,
+            url=meta.url,
+            paragraph=self.paragraphs.number(c.source, sentence.char_start),
         )
 
 
@@ -219,9 +274,12 @@ def with_qualifier(quote: str, span: tuple[int, int]) -> tuple[int, int]:
     return (found.start(), end) if found else span
 
 
-def _conflicting(q: QuestionTerms, answers: list[Answer]) -> bool:
-    """Different figures from different sources, for a question that asks how many or how much."""
-    if q.qword.category not in _COUNTED or not answers:
-        return False
-    figures = {(a.source, normalize_chars(a.answer)) for a in answers if a.answer}
-    return len({f for _, f in figures}) > 1 and len({s for s, _ in figures}) > 1
+def _conflict(answers: list[Answer]) -> list[int]:
+    """The answers that give the first answer's figure different values, whatever the question word:
+    the same facts found by a differently worded question give the same notice."""
+    figures = [
+        (a.source, figure_in(a.quote, a.answer_start, a.answer_end)
+         if a.answer_start is not None and a.answer_end is not None else None)
+        for a in answers
+    ]
+    return conflicting_figures(figures)

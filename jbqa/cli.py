@@ -144,9 +144,10 @@ def ask(question: str, index_dir: Path | None, top: int, as_json: bool, reader_n
         click.echo("抱歉，资料中没有找到能回答这个问题的内容。")
         return
     if result.conflicting:
-        click.echo("注意：不同来源给出的数字不同，请分别核对（按资料日期，新的在前）：")
-        for a in sorted(result.answers, key=lambda a: a.date or "", reverse=True):
-            click.echo(f"   {a.answer}  ——{a.title or a.source}（{a.date or '日期不详'}）")
+        click.echo("注意：不同资料给出的数字不同，请分别核对（按资料日期，新的在前）：")
+        for k in sorted(result.conflict, key=lambda k: result.answers[k].date or "", reverse=True):
+            a = result.answers[k]
+            click.echo(f"   {a.date or '日期不详'}  {a.answer} [{k + 1}]  ——{a.title or a.source}")
     for i, a in enumerate(result.answers, start=1):
         shown = a.quote
         if a.answer_start is not None and a.answer_end is not None:

@@ -16,7 +16,16 @@ from fastapi.exceptions import RequestValidationError
 from jbqa.answerer import Answerer, QuestionError
 from jbqa.index.store import LoadedIndex
 from jbqa.server.config import Settings
-from jbqa.server.schemas import AskRequest, AskResponse, DocumentOut, ErrorResponse, HealthResponse, SourceResponse
+from jbqa.server.schemas import (
+    AskRequest,
+    AskResponse,
+    DocumentOut,
+    DocumentText,
+    ErrorResponse,
+    HealthResponse,
+    ParagraphOut,
+    SourceResponse,
+)
 from jbqa.server.sources import LineRangeError, SourceLines
 
 
@@ -58,12 +67,15 @@ router = APIRouter(prefix="/api")
 async def ask(body: AskRequest, answerer: AnswererDep, settings: SettingsDep, request: Request) -> AskResponse:
     """Answer a question with quotes from the documents, or abstain (503 if it takes too long)."""
     timeout = settings.ask_timeout_seconds
+    asked = partial(answerer.ask, body.question, top=body.top)
+    if body.history:  # a follow-up: completed from the conversation's previous questions
+        asked = partial(asked, history=body.history)
     try:
         with anyio.fail_after(timeout):
             # On as many threads as there are cores; abandoned on timeout: the worker thread
             # finishes in the background, its result unused.
             result = await anyio.to_thread.run_sync(
-                partial(answerer.ask, body.question, top=body.top), abandon_on_cancel=True,
+                asked, abandon_on_cancel=True,
                 limiter=request.app.state.answer_threads,
             )
     except TimeoutError as exc:
@@ -94,6 +106,33 @@ def health(index: IndexDep, request: Request) -> HealthResponse:
 def documents(index: IndexDep) -> list[DocumentOut]:
     """Every indexed file with its title, date, publisher and URL."""
     return [DocumentOut(**meta.to_dict()) for meta in index.documents.values()]
+
+
+@router.get("/documents/{file}", tags=["sources"], responses=_errors(404))
+def document(
+    file: str,
+    index: IndexDep,
+    answerer: AnswererDep,
+    start: Annotated[int | None, Query(ge=0, le=2**31, description="Raw offset where the range to mark begins.")] = None,
+    end: Annotated[int | None, Query(ge=0, le=2**31, description="Raw offset where it ends (exclusive).")] = None,
+) -> DocumentText:
+    """An indexed document as cleaned paragraphs, with what to cite it by; the characters whose raw
+    offsets lie in start..end (an answer's char_start, char_end) are located in each paragraph."""
+    meta = index.documents.get(file)  # only the indexed names: nothing is looked up on disk
+    if meta is None:
+        raise HTTPException(404, "not an indexed file")
+    if start is not None and end is not None and end < start:
+        raise _invalid(("query", "end"), f"end ({end}) must not be before start ({start})", end)
+    paragraphs = []
+    for block in answerer.paragraphs.blocks(file):
+        inside = [] if start is None or end is None else [
+            k for k, p in enumerate(block.offsets) if start <= p < end
+        ]
+        paragraphs.append(ParagraphOut(
+            kind=block.kind, text=block.text, char_start=block.offsets[0], char_end=block.offsets[-1] + 1,  # type: ignore[arg-type]
+            mark_start=inside[0] if inside else None, mark_end=inside[-1] + 1 if inside else None,
+        ))
+    return DocumentText(**meta.to_dict(), paragraphs=paragraphs)
 
 
 @router.get("/sources/{file}", tags=["sources"], responses=_errors(404))

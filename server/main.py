@@ -98,7 +98,7 @@ def create_app(index: LoadedIndex, settings: Settings | None = None, reader: Neu
     )
     app.state.index = index
     app.state.settings = settings
-    app.state.answerer = Answerer(index, reader=reader)
+    app.state.answerer = Answerer(index, reader=reader, suggest=True)  # refusals offer near questions
     app.state.answer_threads = anyio.CapacityLimiter(ANSWER_THREADS)
     app.state.reader = reader.name if reader else app.state.answerer.model.version
     app.state.sources = {name: SourceLines(text) for name, text in index.sources.items()}
@@ -108,6 +108,11 @@ def create_app(index: LoadedIndex, settings: Settings | None = None, reader: Neu
     @app.get("/", include_in_schema=False)
     def page() -> FileResponse:
         return FileResponse(STATIC / "index.html")
+
+    @app.get("/doc/{file}", include_in_schema=False)
+    def document_page(file: str) -> FileResponse:
+        """The full-document view; doc.js fetches /api/documents/{file} (a 404 there for unknown names)."""
+        return FileResponse(STATIC / "doc.html")
 
     _serve_api_docs(app)
 

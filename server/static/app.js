@@ -4,14 +4,18 @@
 // textContent / Text nodes, never parsed as HTML.
 (() => {
   const MAX_CHARS = 500;
+  const UNDO_SECONDS = 8; // 新对话 can be undone for this long
   const CONTEXT_LINES = 4; // lines shown around a quote
   const MORE_LINES = 20; // lines added on each side by "显示更多"
   const TEXT = {
-    abstain: "抱歉，资料中没有找到能回答这个问题的内容。您可以换个说法再试试。",
+    abstain: "抱歉，资料中没有能回答这个问题的内容。",
+    suggest: "资料能回答的相近问题：",
+    covers: (n) => `资料库共 ${n} 份资料：`,
+    more: (n) => `等 ${n} 份。`,
     pending: "正在查找资料…",
     lead: "资料中的相关原文如下（黄色标出的是答案）：",
-    conflictTitle: "请注意：不同来源给出的数字不同",
-    conflictFoot: "以下数字分别出自不同资料，请结合出处核对原文。",
+    conflictTitle: "请注意：不同资料给出的数字不同",
+    conflictFoot: "同一数字在不同日期的资料中说法不同，按资料日期从新到旧列出，请核对原文。",
     empty: "请先输入问题。",
     hint: "Enter 发送，Shift + Enter 换行",
     tooLong: "问题内容过长，请精简后再试。",
@@ -21,9 +25,16 @@
     contextLoading: "正在加载原文…",
     contextFailed: "原文加载失败。",
     retry: "重试",
+    // By band of the calibrated probability (the API's confidence_band; README): no cue when high.
+    cue: {
+      low: "证据较弱，请核对原文：这类答案十个里通常不到四个是对的。",
+      medium: "证据一般，建议核对原文。",
+    },
     notChinese: "资料是中文的，请用中文提问（例如：江北区金融机构有多少家）。",
     truncated: (n) => `问题最多 ${MAX_CHARS} 字：粘贴的 ${n} 字已截为前 ${MAX_CHARS} 字。`,
-    answered: (n) => `已找到 ${n} 段原文。`,
+    answered: (line, n) => `${line} 已找到 ${n} 段原文。`,
+    cleared: `对话已清空，${UNDO_SECONDS} 秒内可撤销。`,
+    restored: "已恢复对话。",
   };
   const STORAGE_KEY = "jbqa.conversation";
 
@@ -37,9 +48,26 @@
   const indexInfo = document.getElementById("index-info");
   const announce = document.getElementById("announce");
   const newChat = document.getElementById("new-chat");
+  const undoBar = document.getElementById("undo");
+  const undoButton = document.getElementById("undo-button");
+  const touch = window.matchMedia("(pointer: coarse)"); // a phone's keyboard has no Enter/Shift hints to give
+  let undoTimer = null;
+  let cleared = null; // the conversation 新对话 removed, while it can be undone
   const narrow = window.matchMedia("(max-width: 480px)");
   const fullPlaceholder = input.placeholder;
   let busy = false;
+  const DOCUMENTS_LISTED = 5; // a refusal lists this many of the documents, newest first
+  let documents = []; // from /api/sources: what the documents are, for refusals
+  const sourcesReady = fetch("/api/sources", { headers: { Accept: "application/json" } })
+    .then((response) => (response.ok ? response.json() : []))
+    .then((listed) => {
+      if (Array.isArray(listed)) documents = listed;
+    })
+    .catch(() => {});
+  const HISTORY_SENT = 4; // previous questions sent with a new one, for follow-ups (那它的面积呢)
+  let asked = []; // the conversation's questions as answered, oldest first
+  let replies = 0; // numbers each reply, so that its cards have ids of their own
+  const KEY_CLAUSE_CHARS = 60; // an answer line taken from a quote's clause is cut to this length
 
   function el(tag, className, text) {
     const node = document.createElement(tag);
@@ -61,8 +89,23 @@
   const lineLabel = (a) =>
     a.line_start === a.line_end ? `第 ${a.line_start} 行` : `第 ${a.line_start}–${a.line_end} 行`;
 
-  const dated = (a) => (a.title ? `${a.title}（${a.date || "日期不详"}）` : a.source);
-  const citation = (a) => `“${a.quote}”——${a.title ? `${dated(a)}，${a.source}` : a.source} ${lineLabel(a)}`;
+  const KIND = { published: "发布", as_of: "据文中推断" }; // what a document's date is
+  // As a reference: title, publisher, date, paragraph; the file and its raw lines, for checking; the URL.
+  const citation = (a) => {
+    const parts = [a.title || a.source, a.publisher, dateLabel(a.date, a.date_kind), `第 ${a.paragraph || 1} 段`];
+    const cited = `“${a.quote}”——${parts.filter(Boolean).join("，")}（${a.source}，原始文本${lineLabel(a)}）。`;
+    return a.url ? `${cited}${a.url}` : cited;
+  };
+  const documentLink = (a) =>
+    `/doc/${encodeURIComponent(a.source)}?start=${a.char_start}&end=${a.char_end}#p${a.paragraph || 1}`;
+
+  // 2020-07 -> 2020年7月: the date a document is of; with its kind, 2020年7月（据文中推断）.
+  function dateLabel(date, kind) {
+    const m = /^(\d{4})(?:-(\d{2}))?(?:-(\d{2}))?$/.exec(date || "");
+    if (!m) return "日期不详";
+    const text = `${m[1]}年${m[2] ? `${Number(m[2])}月` : ""}${m[3] ? `${Number(m[3])}日` : ""}`;
+    return kind && KIND[kind] ? `${text}（${KIND[kind]}）` : text;
+  }
 
   function errorMessage(status) {
     if (status === 413) return TEXT.tooLong;
@@ -92,13 +135,17 @@
       const title = el("span", "title", a.title);
       title.append(el("span", "date", `（${a.date || "日期不详"}）`)); // a date is never broken over two lines
       label.append(title);
+      if (KIND[a.date_kind]) label.append(el("span", "date-kind", KIND[a.date_kind]));
     }
+    if (a.publisher) label.append(el("span", "publisher", a.publisher));
     label.append(el("span", "file", a.source), el("span", "lines", lineLabel(a)));
     return label;
   }
 
-  function quoteCard(a, i) {
+  function quoteCard(a, i, id) {
     const card = el("li", "quote-card");
+    card.id = `${id}-q${i + 1}`;
+    card.tabIndex = -1; // a marker moves the focus here
     const head = el("div", "quote-head");
     head.append(el("span", "badge", `引文 ${i + 1}`), sourceLabel(a));
     const quote = el("blockquote", "quote");
@@ -120,7 +167,7 @@
 
     const copyButton = button("复制引用", "action");
     copyButton.setAttribute("aria-label", `复制引用：引文 ${i + 1}`);
-    copyButton.title = "复制引文、文件名和行号";
+    copyButton.title = "复制引文及其出处：标题、出版方、日期、段落，以及文件名和原始行号";
     copyButton.addEventListener("click", async () => {
       const ok = await copyText(citation(a));
       const label = (text) => {
@@ -135,40 +182,155 @@
       }, 2000);
     });
 
+    const read = el("a", "action", "阅读全文");
+    read.href = documentLink(a);
+    read.target = "_blank";
+    read.rel = "noopener";
+    read.setAttribute("aria-label", `阅读全文：引文 ${i + 1}（新窗口）`);
+
     const actions = el("div", "actions");
-    actions.append(contextButton, copyButton);
+    actions.append(contextButton, copyButton, read);
     card.append(head, quote, actions, context);
     return card;
   }
 
-  function conflictNotice(answers) {
-    const box = el("div", "notice conflict");
-    box.setAttribute("role", "note");
-    box.append(el("p", "notice-title", TEXT.conflictTitle), el("p", "notice-text", TEXT.conflictFoot));
+  // --- The answer line: the answer first, with markers that jump to the cards ---------------
+
+  // Without a marked span: the quote's clause that shares most characters with the question.
+  function keyClause(quote, question) {
+    const asked = new Set(codePoints(question));
+    const clauses = quote.split(/(?<=[，,；;。！？!?])/).map((c) => c.trim()).filter(Boolean);
+    let best = clauses[0] || quote;
+    let bestShared = -1;
+    for (const clause of clauses) {
+      const shared = codePoints(clause).filter((ch) => asked.has(ch)).length;
+      if (shared > bestShared) [best, bestShared] = [clause, shared];
+    }
+    const chars = codePoints(best.replace(/[，,；;。！？!?]$/, ""));
+    return chars.length > KEY_CLAUSE_CHARS ? `${chars.slice(0, KEY_CLAUSE_CHARS).join("")}…` : chars.join("");
+  }
+
+  const same = (x, y) => x.replace(/\s/g, "") === y.replace(/\s/g, "");
+
+  function jumpTo(card) {
+    card.scrollIntoView({ block: "center", behavior: "smooth" });
+    card.focus({ preventScroll: true });
+  }
+
+  function marker(cards, i) {
+    const link = el("a", "marker", `[${i + 1}]`);
+    link.href = `#${cards[i].id}`;
+    link.setAttribute("aria-label", `见引文 ${i + 1}`);
+    link.addEventListener("click", (event) => {
+      event.preventDefault();
+      jumpTo(cards[i]);
+    });
+    return link;
+  }
+
+  // The best answer (or its quote's key clause) and markers of every card that gives the same.
+  function answerLine(data, question, cards) {
+    const first = data.answers[0];
+    const text = first.answer || keyClause(first.quote, question);
+    const line = el("p", "answer-line");
+    line.append(el("span", "answer-label", "答："), el("span", "answer-text", text));
+    data.answers.forEach((a, i) => {
+      if (i === 0 || (first.answer && a.answer && same(a.answer, first.answer))) line.append(" ", marker(cards, i));
+    });
+    return line;
+  }
+
+  // The values the answers give one figure (same measure, unit and subject: `data.conflict`),
+  // newest document first, each with its date and a link to its card. Collapsed on a phone.
+  function conflictNotice(data, cards) {
+    const chosen = (data.conflict || []).filter((i) => data.answers[i] && data.answers[i].answer);
+    const byDate = chosen.sort((x, y) => (data.answers[y].date || "").localeCompare(data.answers[x].date || ""));
+    const box = el("details", "notice conflict");
+    box.open = !narrow.matches;
+    const summary = el("summary", "notice-title", TEXT.conflictTitle);
+    summary.append(el("span", "notice-count", `（${byDate.length} 个数值）`));
+    box.append(summary, el("p", "notice-text", TEXT.conflictFoot));
     const list = el("ul", "figures");
-    // Newest document first: its figure is the most recent.
-    const byDate = [...answers].filter((a) => a.answer).sort((x, y) => (y.date || "").localeCompare(x.date || ""));
-    for (const [k, a] of byDate.entries()) {
+    for (const i of byDate) {
+      const a = data.answers[i];
       const item = el("li");
-      item.append(el("strong", "figure", a.answer));
-      if (k === 0 && a.date && byDate.length > 1) item.append(el("span", "newest", "（最新）"));
-      item.append(sourceLabel(a));
+      item.append(el("span", "figure-date", dateLabel(a.date)), el("strong", "figure", a.answer), marker(cards, i));
+      item.append(el("span", "figure-source", a.title || a.source));
       list.append(item);
     }
     box.append(list);
     return box;
   }
 
+  function answeredAs(data, question) {
+    const answered = data.answered_question;
+    if (typeof answered !== "string" || answered === question) return null;
+    return el("p", "answered-as", `按「${answered}」回答`);
+  }
+
+  // Questions the documents answer, near a refused one: each asks itself when chosen.
+  function suggestionList(suggestions) {
+    const box = el("div", "suggestions");
+    box.append(el("p", "suggest-title", TEXT.suggest));
+    const list = el("div", "examples");
+    for (const q of suggestions) {
+      const chip = button(q, "example suggestion");
+      chip.addEventListener("click", () => {
+        if (busy) return;
+        input.focus();
+        ask(q);
+      });
+      list.append(chip);
+    }
+    box.append(list);
+    return box;
+  }
+
+  // What the documents are: titles and dates, newest first (once /api/sources has answered).
+  function coverage() {
+    const box = el("div", "coverage");
+    sourcesReady.then(() => fillCoverage(box));
+    return box;
+  }
+
+  function fillCoverage(box) {
+    if (!documents.length) return;
+    box.append(el("p", "coverage-title", TEXT.covers(documents.length)));
+    const list = el("ul", "coverage-list");
+    const newest = [...documents].sort((x, y) => (y.date || "").localeCompare(x.date || ""));
+    for (const d of newest.slice(0, DOCUMENTS_LISTED)) {
+      list.append(el("li", null, `${d.title || d.file}（${dateLabel(d.date)}）`));
+    }
+    box.append(list);
+    if (documents.length > DOCUMENTS_LISTED) box.append(el("p", "coverage-more", TEXT.more(documents.length)));
+  }
+
   function renderResult(reply, data, question) {
+    asked.push(typeof data.answered_question === "string" ? data.answered_question : question);
+    const completed = answeredAs(data, question);
     if (data.abstained || data.answers.length === 0) {
       reply.classList.add("abstain");
-      reply.append(el("p", null, hasChinese(question) ? TEXT.abstain : TEXT.notChinese));
+      if (!hasChinese(question)) {
+        reply.append(el("p", null, TEXT.notChinese));
+        return;
+      }
+      reply.append(el("p", null, TEXT.abstain));
+      if (completed) reply.append(completed);
+      const suggestions = Array.isArray(data.suggestions) ? data.suggestions.filter((q) => typeof q === "string") : [];
+      if (suggestions.length) reply.append(suggestionList(suggestions));
+      reply.append(coverage());
       return;
     }
-    if (data.conflicting) reply.append(conflictNotice(data.answers));
+    replies += 1;
+    const cards = data.answers.map((a, i) => quoteCard(a, i, `reply-${replies}`));
+    reply.append(answerLine(data, question, cards));
+    if (completed) reply.append(completed);
+    const cue = TEXT.cue[data.confidence_band];
+    if (cue) reply.append(el("p", `confidence ${data.confidence_band}`, cue));
+    if ((data.conflict || []).length > 1) reply.append(conflictNotice(data, cards));
     reply.append(el("p", "lead", TEXT.lead));
     const list = el("ol", "quotes");
-    data.answers.forEach((a, i) => list.append(quoteCard(a, i)));
+    list.append(...cards);
     reply.append(list);
   }
 
@@ -316,23 +478,57 @@
   }
 
   function startNewChat() {
+    const before = saved();
     try {
       localStorage.removeItem(STORAGE_KEY);
     } catch {
       // nothing stored
     }
     log.replaceChildren();
-    announce.textContent = "";
+    asked = [];
     showWelcome();
+    input.focus();
+    if (before.length) offerUndo(before);
+    else announce.textContent = "";
+  }
+
+  function offerUndo(conversation) {
+    cleared = conversation;
+    undoBar.hidden = false;
+    announce.textContent = TEXT.cleared;
+    clearTimeout(undoTimer);
+    undoTimer = setTimeout(dropUndo, UNDO_SECONDS * 1000);
+  }
+
+  function dropUndo() {
+    clearTimeout(undoTimer);
+    cleared = null;
+    undoBar.hidden = true;
+  }
+
+  function undoNewChat() {
+    if (!cleared || busy) return;
+    const all = [...cleared, ...saved()]; // and anything asked since
+    dropUndo();
+    try {
+      localStorage.setItem(STORAGE_KEY, JSON.stringify(all));
+    } catch {
+      // storage refused: the conversation is put back on the page only
+    }
+    log.replaceChildren();
+    asked = [];
+    restore(all);
+    announce.textContent = TEXT.restored;
     input.focus();
   }
 
-  function restore() {
-    for (const { question, data } of saved()) {
+  function restore(conversation = saved()) {
+    for (const { question, data } of conversation) {
       if (typeof question !== "string" || !data || !Array.isArray(data.answers)) continue;
       const [, reply] = turnFor(question);
       renderResult(reply, data, question);
     }
+    showWelcome();
   }
 
   // --- Asking -------------------------------------------------------------------------------
@@ -354,7 +550,7 @@
       const response = await fetch("/api/ask", {
         method: "POST",
         headers: { "Content-Type": "application/json", Accept: "application/json" },
-        body: JSON.stringify({ question }),
+        body: JSON.stringify({ question, history: asked.slice(-HISTORY_SENT) }),
       });
       const data = response.ok ? await response.json() : null;
       reply.replaceChildren();
@@ -362,7 +558,9 @@
       if (data) {
         renderResult(reply, data, question);
         remember(question, data);
-        announce.textContent = data.abstained ? reply.textContent : TEXT.answered(data.answers.length);
+        const line = reply.querySelector(".answer-line");
+        const said = line ? line.querySelector(".answer-label").textContent + line.querySelector(".answer-text").textContent : "";
+        announce.textContent = data.abstained ? reply.textContent : TEXT.answered(`${said}。`, data.answers.length);
         answered = true;
       } else showError(reply, response.status, question);
       turn.scrollIntoView({ block: "start", behavior: "smooth" }); // the question, then its answer
@@ -384,7 +582,14 @@
     retry.addEventListener("click", () => {
       if (busy) return;
       reply.closest(".turn").remove();
-      ask(question);
+      ask(question).then((answered) => {
+        // Answered: the question is done with, as after Enter; the next one goes in the box.
+        if (answered && input.value.trim() === question) {
+          input.value = "";
+          updateComposer();
+        }
+        input.focus();
+      });
     });
     reply.append(message, retry);
     announce.textContent = errorMessage(status);
@@ -435,7 +640,7 @@
       input.value = chars.slice(0, MAX_CHARS).join("");
       setHint(TEXT.truncated(chars.length), true);
     } else {
-      setHint(TEXT.hint, false);
+      setHint(keyHint(), false);
     }
     updateComposer();
   });
@@ -454,6 +659,11 @@
     });
   }
   newChat.addEventListener("click", startNewChat);
+  undoButton.addEventListener("click", undoNewChat);
+  // Only Enter and Shift + Enter need telling, and only where there is a keyboard with them.
+  const keyHint = () => (touch.matches ? "" : TEXT.hint);
+  if (!hint.classList.contains("warn")) hint.textContent = keyHint();
+
   restore();
 
   fetch("/api/health", { headers: { Accept: "application/json" } })

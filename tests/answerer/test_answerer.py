@@ -161,7 +161,8 @@ def test_a_single_figure_question_is_not_conflicting(answerer: Answerer) -> None
 
 def test_the_result_serialises_with_every_field(answerer: Answerer) -> None:
     data = answerer.ask("江北区金融机构有多少家").to_dict()
-    assert set(data) == {"question", "abstained", "embedder", "answers", "conflicting", "confidence"}
+    assert set(data) == {"question", "abstained", "embedder", "answers", "conflicting", "conflict", "confidence",
+                         "confidence_band", "answered_question", "suggestions"}
     assert data["embedder"] == answerer.index.embedder_label
     assert set(data["answers"][0]) >= {
         "quote",

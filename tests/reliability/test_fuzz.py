@@ -95,9 +95,9 @@ def test_schemathesis_finds_no_server_error_and_no_schema_violation(live_server:
     }
     print(f"schemathesis: {json.dumps(summary)}")
     assert result["complete"] and result["stop_reason"] == "completed", summary
-    # POST /api/ask, GET /api/health, GET /api/sources, GET /api/sources/{file}
-    assert result["operations"]["tested"] == result["operations"]["total"] == 4, summary
-    assert result["test_cases"]["generated"] >= 4 * 50, summary
+    # POST /api/ask, GET /api/health, GET /api/sources, GET /api/sources/{file}, GET /api/documents/{file}
+    assert result["operations"]["tested"] == result["operations"]["total"] == 5, summary
+    assert result["test_cases"]["generated"] >= 5 * 50, summary
     assert result["test_cases"]["with_failures"] == 0 and result["failures"] == [], summary
     assert result["errors"] == [], summary
     assert live_server.proc.poll() is None  # the server survived the run

@@ -400,7 +400,7 @@ def test_openapi_documents_the_answer_json(client: TestClient, answerer: Answere
     example = answerer.ask(QUESTION).to_dict()
     assert set(schemas["AskResponse"]["properties"]) == set(example)
     assert set(schemas["AnswerOut"]["properties"]) == set(example["answers"][0])
-    assert set(schemas["AskRequest"]["properties"]) == {"question", "top"}
+    assert set(schemas["AskRequest"]["properties"]) == {"question", "top", "history"}
     assert schemas["AskRequest"]["properties"]["question"]["maxLength"] == 500
 
 
@@ -456,3 +456,63 @@ def test_answers_carry_their_document_title_and_date(client: TestClient, offline
     for answer in data["answers"]:
         meta = offline_index.documents[answer["source"]]
         assert (answer["title"], answer["date"]) == (meta.title, meta.date) and answer["title"]
+
+
+def test_answers_carry_what_to_cite_them_by(client: TestClient, offline_index: LoadedIndex) -> None:
+    data = client.post("/api/ask", json={"question": QUESTION}).json()
+    first = data["answers"][0]
+    meta = offline_index.documents[first["source"]]
+    assert (first["date_kind"], first["publisher"], first["url"]) == (meta.date_kind, meta.publisher, meta.url)
+    assert first["date_kind"] == "as_of"  # the bundled dates are inferred from the text
+    assert data["confidence_band"] in ("high", "medium", "low")
+
+
+def test_a_document_is_served_as_paragraphs_with_the_quote_located(client: TestClient) -> None:
+    first = client.post("/api/ask", json={"question": QUESTION}).json()["answers"][0]
+    doc = client.get(f"/api/documents/{first['source']}",
+                     params={"start": first["char_start"], "end": first["char_end"]}).json()
+    assert doc["file"] == first["source"] and doc["title"] == first["title"]
+    marked = [i for i, p in enumerate(doc["paragraphs"]) if p["mark_start"] is not None]
+    assert marked == [first["paragraph"] - 1]  # the answer's 第 N 段 is the paragraph shown with the quote
+    p = doc["paragraphs"][marked[0]]
+    assert p["text"][p["mark_start"] : p["mark_end"]] == first["quote"]
+    whole = client.get(f"/api/documents/{first['source']}").json()
+    assert all(p["mark_start"] is None for p in whole["paragraphs"])
+
+
+@pytest.mark.parametrize(
+    ("path", "status"),
+    [("/api/documents/nope.txt", 404), ("/api/documents/..%2Fmanifest.json", 404),
+     ("/api/documents/000_623d10d81843cc6a.txt?start=9&end=3", 422),
+     ("/api/documents/000_623d10d81843cc6a.txt?start=-1", 422),
+     ("/api/documents/000_623d10d81843cc6a.txt?start=" + "9" * 40, 422)],
+)
+def test_a_bad_document_request_is_a_clear_error(client: TestClient, path: str, status: int) -> None:
+    assert_clear_4xx(client.get(path), status)
+
+
+def test_a_follow_up_is_answered_from_the_history(client: TestClient) -> None:
+    data = client.post("/api/ask", json={"question": "那它的面积呢", "history": ["观音桥在哪里"]}).json()
+    assert data["question"] == "那它的面积呢"
+    assert data["answered_question"] == "观音桥的面积是多少"
+    alone = client.post("/api/ask", json={"question": QUESTION}).json()
+    assert alone["answered_question"] == QUESTION
+
+
+@pytest.mark.parametrize(
+    "history",
+    [["问题"] * 7, ["问" * 501], [""], [3], "观音桥在哪里", [None]],
+)
+def test_the_history_is_checked_like_the_question(client: TestClient, history: Any) -> None:
+    response = client.post("/api/ask", json={"question": "面积呢", "history": history})
+    assert_clear_4xx(response, 422)
+    assert response.json()["detail"][0]["loc"][:2] == ["body", "history"]
+
+
+def test_a_refusal_offers_near_questions_that_are_answered(client: TestClient) -> None:
+    data = client.post("/api/ask", json={"question": "江北区金融机购有多少家"}).json()  # a typo for 机构
+    assert data["abstained"] and data["answers"] == []
+    assert 1 <= len(data["suggestions"]) <= 3
+    for question in data["suggestions"]:
+        assert not client.post("/api/ask", json={"question": question}).json()["abstained"], question
+    assert client.post("/api/ask", json={"question": "江北区有几所大学"}).json()["suggestions"] == []  # nothing near
