@@ -228,18 +228,20 @@ def eval_command(
 @click.option("--reader", "reader_name", default=None, help=READER_HELP)
 def serve(index_dir: Path | None, host: str, port: int, reader_name: str | None) -> None:
     """Serve the web chat page and the JSON API with uvicorn."""
+    from jbqa.server.config import SettingsError, load_settings
     from jbqa.server.main import PortBusy, check_port_free, run
 
-    try:
-        check_port_free(host, port)  # before the index is loaded: a busy port is said at once
-    except PortBusy as exc:
+    try:  # before the index is loaded: a bad setting or a busy port is said at once
+        settings = load_settings()
+        check_port_free(host, port)
+    except (SettingsError, PortBusy) as exc:
         raise click.ClickException(str(exc)) from exc
     chosen = load_neural_reader(reader_name)
     index = open_index(index_dir, reader=chosen)
     reader = reader_for(index, chosen)
     click.echo(f"Starting server on http://{host}:{port} with {len(index.passages)} passages, embedder {index.embedder_label}"
                + (f", reader {reader.name}" if reader else ""), err=True)
-    run(index, host=host, port=port, reader=reader)
+    run(index, host=host, port=port, reader=reader, settings=settings)
 
 
 @main.command()

@@ -167,12 +167,15 @@ def check_port_free(host: str, port: int) -> None:
             raise PortBusy(f"cannot serve on {host}:{port}: {exc.strerror}") from exc
 
 
-def run(index: LoadedIndex, host: str = "127.0.0.1", port: int = 8000, reader: NeuralReader | None = None) -> None:
-    """Serve the app with uvicorn until interrupted."""
+def run(
+    index: LoadedIndex, host: str = "127.0.0.1", port: int = 8000, reader: NeuralReader | None = None,
+    settings: Settings | None = None,
+) -> None:
+    """Serve the app with uvicorn until interrupted (`settings`: default, those of the environment)."""
     check_port_free(host, port)
     _raise_open_file_limit(LIMIT_CONNECTIONS + 256)
     uvicorn.run(
-        create_app(index, reader=reader),
+        create_app(index, settings, reader=reader),
         host=host,
         port=port,
         http=DeadlineH11Protocol,
