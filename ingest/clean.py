@@ -74,9 +74,28 @@ def undouble(line: str) -> list[int] | None:
 
 
 def _line_chars(raw: str, start: int, end: int) -> list[int]:
-    """Raw positions of the characters of raw[start:end] (one line) after undoubling."""
-    kept = undouble(raw[start:end])
-    return [start + j for j in kept] if kept is not None else list(range(start, end))
+    """Raw positions of the characters of raw[start:end] (one line, or a part of one) after
+    undoubling, which looks at the whole line: a part is undoubled as it is in its line. The line's
+    ends are looked for no further than a doubled line can reach, so a part of a huge line costs
+    only its own length."""
+    line_start, line_end = _whole_line(raw, start, end)
+    if line_start is None or line_end is None:
+        return list(range(start, end))
+    kept = undouble(raw[line_start:line_end])
+    if kept is None:
+        return list(range(start, end))
+    return [line_start + j for j in kept if start <= line_start + j < end]
+
+
+def _whole_line(raw: str, start: int, end: int) -> tuple[int | None, int | None]:
+    """(start, end) of the line around raw[start:end], each None when it is over _DOUBLED_LINE_MAX away."""
+    low = max(0, start - _DOUBLED_LINE_MAX - 1)
+    found = raw.rfind("\n", low, start)
+    line_start = found + 1 if found != -1 else (0 if low == 0 else None)
+    high = min(len(raw), end + _DOUBLED_LINE_MAX + 1)
+    found = raw.find("\n", end, high)
+    line_end = found if found != -1 else (len(raw) if high == len(raw) else None)
+    return line_start, line_end
 
 
 def clean_inline(raw: str, start: int = 0, end: int | None = None) -> tuple[str, list[int]]:
