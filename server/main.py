@@ -10,7 +10,6 @@ from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-import anyio
 import fastapi_offline
 import uvicorn
 from fastapi import FastAPI, Request
@@ -29,6 +28,7 @@ from jbqa.server import api
 from jbqa.server.config import Settings
 from jbqa.server.middleware import BodySizeLimit, RequestLimit, SecurityHeaders
 from jbqa.server.protocol import DeadlineH11Protocol
+from jbqa.server.slots import AnswerSlots
 from jbqa.server.sources import SourceLines
 
 if TYPE_CHECKING:
@@ -99,7 +99,7 @@ def create_app(index: LoadedIndex, settings: Settings | None = None, reader: Neu
     app.state.index = index
     app.state.settings = settings
     app.state.answerer = Answerer(index, reader=reader)
-    app.state.answer_threads = anyio.CapacityLimiter(ANSWER_THREADS)
+    app.state.answer_slots = AnswerSlots(ANSWER_THREADS)
     app.state.reader = reader.name if reader else app.state.answerer.model.version
     app.state.sources = {name: SourceLines(text) for name, text in index.sources.items()}
     app.include_router(api.router)

@@ -23,7 +23,7 @@ import jbqa.server.main
 from jbqa.answerer import MAX_QUESTION_CHARS, Answerer
 from jbqa.index.store import LoadedIndex
 from jbqa.server.config import Settings
-from jbqa.server.main import KEEP_ALIVE_SECONDS, LIMIT_CONNECTIONS, create_app
+from jbqa.server.main import ANSWER_THREADS, KEEP_ALIVE_SECONDS, LIMIT_CONNECTIONS, create_app
 from jbqa.server.protocol import REQUEST_READ_SECONDS, DeadlineH11Protocol
 
 QUESTION = "江北区金融机构有多少家"
@@ -63,14 +63,21 @@ class SlowAnswerer:
         self.calls = 0
         self._lock = threading.Lock()
 
+        self.running = 0  # inside ask() now
+        self.most_running = 0
+
     def ask(self, question: str, top: int = 3) -> Any:
         with self._lock:
             self.calls += 1
+            self.running += 1
+            self.most_running = max(self.most_running, self.running)
         self.started.release()
         self.release.wait(SLOW_SECONDS)
         try:
             return self.real.ask(question, top)
         finally:
+            with self._lock:
+                self.running -= 1
             self.finished.release()
 
 
@@ -116,6 +123,23 @@ def test_slow_answers_time_out_side_by_side_not_one_after_another(
     elapsed = time.monotonic() - started
     assert [r.status_code for r in responses] == [503] * requests
     assert elapsed < SLOW_SECONDS  # serially this would take requests * TIMEOUT_SECONDS = 3 s
+
+
+def test_timed_out_answers_never_run_more_at_once_than_the_answer_threads(
+    slow_client: tuple[TestClient, SlowAnswerer],
+) -> None:
+    client, slow = slow_client
+    requests = 20
+    with ThreadPoolExecutor(requests) as pool:
+        responses = list(pool.map(lambda _: client.post("/api/ask", json={"question": QUESTION}), range(requests)))
+    assert [r.status_code for r in responses] == [503] * requests
+    time.sleep(TIMEOUT_SECONDS)  # long enough for answers given up on to start, were they let
+    busy = slow.running  # answers still being worked out after every request has had its 503
+    assert 1 <= busy <= ANSWER_THREADS
+    assert slow.most_running <= ANSWER_THREADS  # a timed-out answer keeps its thread's place until it ends
+    assert slow.calls < requests  # an answer whose request gave up before it had a place never starts
+    slow.release.set()
+    assert client.post("/api/ask", json={"question": QUESTION}).status_code == 200  # the places come back
 
 
 def test_an_answer_within_the_timeout_is_served(slow_client: tuple[TestClient, SlowAnswerer]) -> None:
