@@ -19,12 +19,22 @@ class Settings(BaseSettings):
         validation_alias="JBQA_ASK_TIMEOUT",
         description="A question not answered within this many seconds gets 503 (env JBQA_ASK_TIMEOUT).",
     )
+    allowed_hosts: str = Field(
+        default="",
+        pattern=r"^[\w.:\[\]*, -]*$",
+        description="Host names answered besides the loopback ones, comma-separated; * answers any.",
+    )
+
+    @property
+    def hosts(self) -> tuple[str, ...]:
+        return tuple(h.strip() for h in self.allowed_hosts.split(",") if h.strip())
 
 
 # What each setting takes, for the one-line error about a bad value.
 _TAKES = {
     "max_body_bytes": "a whole number of bytes, 1 or more",
     "ask_timeout_seconds": "a number of seconds above 0",
+    "allowed_hosts": "host names separated by commas (letters, digits, . - : [ ]), or *",
 }
 
 

@@ -20,13 +20,14 @@ from fastapi.openapi.docs import get_redoc_html, get_swagger_ui_html
 from fastapi.responses import FileResponse, HTMLResponse, JSONResponse, Response
 from fastapi.staticfiles import StaticFiles
 from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.types import Scope
 
 from jbqa import __version__
 from jbqa.answerer import Answerer
 from jbqa.index.store import LoadedIndex
 from jbqa.server import api
 from jbqa.server.config import Settings
-from jbqa.server.middleware import BodySizeLimit, RequestLimit, SecurityHeaders
+from jbqa.server.middleware import BodySizeLimit, HostAllowList, RequestLimit, SecurityHeaders
 from jbqa.server.protocol import DeadlineH11Protocol
 from jbqa.server.slots import AnswerSlots
 from jbqa.server.sources import SourceLines
@@ -103,7 +104,7 @@ def create_app(index: LoadedIndex, settings: Settings | None = None, reader: Neu
     app.state.reader = reader.name if reader else app.state.answerer.model.version
     app.state.sources = {name: SourceLines(text) for name, text in index.sources.items()}
     app.include_router(api.router)
-    app.mount("/static", StaticFiles(directory=STATIC), name="static")
+    app.mount("/static", ExactStaticFiles(directory=STATIC), name="static")
 
     @app.get("/", include_in_schema=False)
     def page() -> FileResponse:
@@ -116,6 +117,7 @@ def create_app(index: LoadedIndex, settings: Settings | None = None, reader: Neu
     app.add_exception_handler(Exception, _internal_error)
     app.add_middleware(BodySizeLimit, max_bytes=settings.max_body_bytes)
     app.add_middleware(RequestLimit, limit=LIMIT_REQUESTS, wait_seconds=QUEUE_SECONDS)
+    app.add_middleware(HostAllowList, hosts=settings.hosts)
     # Added last, so outermost: its headers reach every response, 413s included.
     app.add_middleware(SecurityHeaders, docs=("/docs", "/redoc"))
     return app
@@ -124,9 +126,18 @@ def create_app(index: LoadedIndex, settings: Settings | None = None, reader: Neu
 DOCS_ASSETS = Path(fastapi_offline.__file__).with_name("static")  # Swagger UI and ReDoc (MIT)
 
 
+class ExactStaticFiles(StaticFiles):
+    """Static files at one URL each: `app.js/` is not `app.js` (404)."""
+
+    async def get_response(self, path: str, scope: Scope) -> Response:
+        if scope["path"].endswith("/"):
+            raise StarletteHTTPException(404)
+        return await super().get_response(path, scope)
+
+
 def _serve_api_docs(app: FastAPI) -> None:
     """/docs (Swagger UI) and /redoc (ReDoc), with every asset served by this app."""
-    app.mount("/docs-assets", StaticFiles(directory=DOCS_ASSETS), name="docs-assets")
+    app.mount("/docs-assets", ExactStaticFiles(directory=DOCS_ASSETS), name="docs-assets")
 
     @app.get("/docs", include_in_schema=False)
     def swagger() -> HTMLResponse:
@@ -173,6 +184,9 @@ def run(
 ) -> None:
     """Serve the app with uvicorn until interrupted (`settings`: default, those of the environment)."""
     check_port_free(host, port)
+    settings = settings or Settings()
+    if host not in ("0.0.0.0", "::", ""):  # the address served on is a name the server answers to
+        settings = settings.model_copy(update={"allowed_hosts": f"{settings.allowed_hosts},{host}"})
     _raise_open_file_limit(LIMIT_CONNECTIONS + 256)
     uvicorn.run(
         create_app(index, settings, reader=reader),

@@ -4,6 +4,9 @@ that sends nothing) is closed. uvicorn itself times out only idle kept-alive con
 client that sends half a request would hold its connection, and a place under the connection
 limit, for ever.
 
+A request that gives both Content-Length and Transfer-Encoding gets a JSON 400 and its connection
+is closed (RFC 9112 §6.3): the two lengths could hide a second request in the body.
+
 Beyond the connection limit (uvicorn's `limit_concurrency`) the request gets the same JSON 503 as
 the app's own request queue, with Retry-After and the security headers, instead of uvicorn's
 plain-text one; the connection is then closed.
@@ -15,12 +18,15 @@ import asyncio
 from typing import Any
 
 import h11
+from starlette.datastructures import Headers
+from starlette.responses import JSONResponse
 from starlette.types import ASGIApp, Receive, Scope, Send
 from uvicorn.protocols.http.h11_impl import H11Protocol
 
 from jbqa.server.middleware import SecurityHeaders, busy_response
 
 REQUEST_READ_SECONDS = 5.0
+TWO_LENGTHS_DETAIL = "a request may not give both Content-Length and Transfer-Encoding"
 _REQUEST_READ = (h11.DONE, h11.MUST_CLOSE, h11.CLOSED, h11.ERROR)  # the client's side of a cycle is over
 
 
@@ -36,11 +42,17 @@ class DeadlineH11Protocol(H11Protocol):
 
     def _limited(self, app: ASGIApp) -> ASGIApp:
         busy = SecurityHeaders(busy_response(close=True))
+        two_lengths = SecurityHeaders(JSONResponse(
+            {"detail": TWO_LENGTHS_DETAIL}, status_code=400, headers={"Connection": "close"}
+        ))
 
         async def limited(scope: Scope, receive: Receive, send: Send) -> None:
             limit = self.connection_limit
+            headers = Headers(scope=scope)
+            if "content-length" in headers and "transfer-encoding" in headers:
+                await two_lengths(scope, receive, send)
             # This request's own task is among the tasks already (uvicorn counts before adding it).
-            if limit is not None and (len(self.connections) >= limit or len(self.tasks) > limit):
+            elif limit is not None and (len(self.connections) >= limit or len(self.tasks) > limit):
                 await busy(scope, receive, send)
             else:
                 await app(scope, receive, send)

@@ -84,7 +84,7 @@ class SlowAnswerer:
 @pytest.fixture
 def slow_client(offline_index: LoadedIndex) -> Iterator[tuple[TestClient, SlowAnswerer]]:
     app = create_app(offline_index, Settings(ask_timeout_seconds=TIMEOUT_SECONDS))
-    with TestClient(app) as client:
+    with TestClient(app, base_url="http://127.0.0.1") as client:
         slow = SlowAnswerer(app.state.answerer)
         app.state.answerer = slow
         try:
@@ -151,13 +151,13 @@ def test_an_answer_within_the_timeout_is_served(slow_client: tuple[TestClient, S
 
 
 def test_the_default_timeout_does_not_cut_real_answers(offline_index: LoadedIndex) -> None:
-    with TestClient(create_app(offline_index)) as client:
+    with TestClient(create_app(offline_index), base_url="http://127.0.0.1") as client:
         for question in (QUESTION, "江北区有几所大学", "问" * MAX_QUESTION_CHARS):
             assert client.post("/api/ask", json={"question": question}).status_code == 200
 
 
 def test_the_timeout_is_documented_in_the_api_schema(offline_index: LoadedIndex) -> None:
-    with TestClient(create_app(offline_index)) as client:
+    with TestClient(create_app(offline_index), base_url="http://127.0.0.1") as client:
         responses = client.get("/openapi.json").json()["paths"]["/api/ask"]["post"]["responses"]
     assert {"413", "422", "503"} <= set(responses)
 

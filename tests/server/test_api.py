@@ -31,7 +31,7 @@ LIMIT = 16 * 1024
 
 @pytest.fixture(scope="module")
 def client(offline_index: LoadedIndex) -> Iterator[TestClient]:
-    with TestClient(create_app(offline_index, Settings(max_body_bytes=LIMIT))) as c:
+    with TestClient(create_app(offline_index, Settings(max_body_bytes=LIMIT)), base_url="http://127.0.0.1") as c:
         yield c
 
 
@@ -167,7 +167,7 @@ def test_an_internal_error_is_a_json_500_without_trace(offline_index: LoadedInde
             raise RuntimeError("boom at /secret/path")
 
     app = create_app(offline_index)
-    with TestClient(app, raise_server_exceptions=False) as c:
+    with TestClient(app, raise_server_exceptions=False, base_url="http://127.0.0.1") as c:
         app.state.answerer = Broken()
         response = c.post("/api/ask", json={"question": QUESTION})
     assert response.status_code == 500
@@ -188,7 +188,7 @@ def test_a_slow_answer_does_not_block_other_requests(offline_index: LoadedIndex)
             release.wait(10)
             return self.real.ask(question, top)
 
-    with TestClient(app) as c, ThreadPoolExecutor(1) as pool:
+    with TestClient(app, base_url="http://127.0.0.1") as c, ThreadPoolExecutor(1) as pool:
         app.state.answerer = Slow(app.state.answerer)
         pending = pool.submit(c.post, "/api/ask", json={"question": QUESTION})
         assert entered.wait(10)
@@ -293,7 +293,7 @@ async def _raw_get(app: FastAPI, raw_path: str) -> int:
         "raw_path": raw_path.encode(),
         "root_path": "",
         "query_string": b"",
-        "headers": [(b"host", b"testserver")],
+        "headers": [(b"host", b"127.0.0.1")],
         "client": ("127.0.0.1", 1),
         "server": ("testserver", 80),
     }
