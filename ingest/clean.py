@@ -2,7 +2,8 @@
 
 Two levels:
 - `clean_inline` normalises a raw span that holds running text: joins lines broken mid-sentence
-  (also across blank lines), drops whitespace between CJK characters, rejoins Latin words hyphenated
+  (also across blank lines), drops whitespace between CJK characters and control characters (escape
+  codes; line breaks and tabs count as whitespace), rejoins Latin words hyphenated
   over a line break and collapses lines whose every run is doubled (`国金中心国金中心`).
 - `clean_document` finds the layout: photo captions with their credits, headings and vertical
   one-character lines (each kept as a block of its own, never glued into running text) and running
@@ -117,6 +118,9 @@ def clean_inline(raw: str, start: int = 0, end: int | None = None) -> tuple[str,
     i = 0
     while i < len(positions):
         ch = raw[positions[i]]
+        if is_control(ch):  # terminal escape codes and the like: in the raw file only
+            i += 1
+            continue
         if not ch.isspace():
             out.append(ch)
             offsets.append(positions[i])
@@ -141,6 +145,12 @@ def clean_inline(raw: str, start: int = 0, end: int | None = None) -> tuple[str,
                     offsets.append(positions[i])
         i = j
     return "".join(out), offsets
+
+
+def is_control(ch: str) -> bool:
+    """A C0 or C1 control character other than whitespace (line breaks, tabs): ESC, BEL, CSI, ..."""
+    code = ord(ch)
+    return (code < 0x20 or 0x7F <= code <= 0x9F) and not ch.isspace()
 
 
 def clean_text(raw: str) -> str:
@@ -193,7 +203,7 @@ def clean_document(raw: str) -> list[Block]:
 
 
 def _shown(raw: str, start: int, end: int) -> str:
-    return "".join(raw[p] for p in _line_chars(raw, start, end)).strip()
+    return "".join(raw[p] for p in _line_chars(raw, start, end) if not is_control(raw[p])).strip()
 
 
 def _classify(shown: list[str]) -> list[str]:

@@ -22,8 +22,21 @@ READER_HELP = ("Extractive-QA model (local folder or cached hub name) that marks
                "default: the one the index was built with, else the trained light reader.")
 
 
+def shown(text: object) -> str:
+    """Text for the terminal: control characters (escape codes in a file name or title) as \\x1b etc."""
+    return "".join(
+        ch if not (ord(ch) < 0x20 or 0x7F <= ord(ch) <= 0x9F) else ascii(ch)[1:-1] for ch in str(text)
+    )
+
+
+def _json_for_terminal(data: object) -> str:
+    """JSON with CJK as it is; C1 control characters, which json leaves raw, escaped like the C0 ones."""
+    text = json.dumps(data, ensure_ascii=False, indent=2)
+    return "".join(f"\\u{ord(ch):04x}" if 0x7F <= ord(ch) <= 0x9F else ch for ch in text)
+
+
 def _warn(message: str) -> None:
-    click.secho(message, fg="yellow", err=True)
+    click.secho(shown(message), fg="yellow", err=True)
 
 
 def load_neural_reader(name_or_path: str | None) -> NeuralReader | None:
@@ -52,7 +65,7 @@ def _build(corpus: Path, index_dir: Path, embedder: str, reader: NeuralReader | 
     from jbqa.index.store import IndexUnusable, build_index
     from jbqa.ingest.metadata import MetadataError
 
-    click.echo(f"Building index of {corpus} into {index_dir} (embedder: {embedder}) ...", err=True)
+    click.echo(f"Building index of {shown(corpus)} into {shown(index_dir)} (embedder: {shown(embedder)}) ...", err=True)
     try:
         index = build_index(corpus, index_dir, embedder, progress=True, reader=model_version(),
                             span_reader=reader.name if reader else None)
@@ -114,7 +127,7 @@ def build(corpus: Path, index_dir: Path | None, embedder: str | None, reader_nam
     m = index.manifest
     click.echo(
         f"Indexed {m['passage_count']} passages from {len(m['corpus']['files'])} files in {m['build_seconds']} s; "
-        f"embedder {index.embedder_label} ({m['embedder']['dim']}-d), FAISS {m['faiss']['factory']} -> {index.directory}"
+        f"embedder {index.embedder_label} ({m['embedder']['dim']}-d), FAISS {m['faiss']['factory']} -> {shown(index.directory)}"
     )
 
 
@@ -137,7 +150,7 @@ def ask(question: str, index_dir: Path | None, top: int, as_json: bool, reader_n
     except QuestionError as exc:
         raise click.ClickException(str(exc)) from exc
     if as_json:
-        click.echo(json.dumps(result.to_dict(), ensure_ascii=False, indent=2))
+        click.echo(_json_for_terminal(result.to_dict()))
         return
     if result.abstained:
         click.echo("抱歉，资料中没有找到能回答这个问题的内容。")
@@ -145,16 +158,16 @@ def ask(question: str, index_dir: Path | None, top: int, as_json: bool, reader_n
     if result.conflicting:
         click.echo("注意：不同来源给出的数字不同，请分别核对（按资料日期，新的在前）：")
         for a in sorted(result.answers, key=lambda a: a.date or "", reverse=True):
-            click.echo(f"   {a.answer}  ——{a.title or a.source}（{a.date or '日期不详'}）")
+            click.echo(f"   {shown(a.answer)}  ——{shown(a.title or a.source)}（{a.date or '日期不详'}）")
     for i, a in enumerate(result.answers, start=1):
-        shown = a.quote
+        quote = shown(a.quote)
         if a.answer_start is not None and a.answer_end is not None:
-            marked = click.style(a.quote[a.answer_start : a.answer_end], bold=True)
-            shown = a.quote[: a.answer_start] + marked + a.quote[a.answer_end :]
-        click.echo(f"{i}. {shown}")
+            marked = click.style(shown(a.quote[a.answer_start : a.answer_end]), bold=True)
+            quote = shown(a.quote[: a.answer_start]) + marked + shown(a.quote[a.answer_end :])
+        click.echo(f"{i}. {quote}")
         lines = f"line {a.line_start}" if a.line_start == a.line_end else f"lines {a.line_start}-{a.line_end}"
-        cited = f"{a.title}（{a.date or '日期不详'}），" if a.title else ""
-        click.echo(f"   — {cited}{a.source}, {lines} (score {a.score:.2f})")
+        cited = f"{shown(a.title)}（{a.date or '日期不详'}），" if a.title else ""
+        click.echo(f"   — {cited}{shown(a.source)}, {lines} (score {a.score:.2f})")
 
 
 @main.command(name="eval")
