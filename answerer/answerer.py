@@ -17,7 +17,7 @@ import numpy as np
 from jbqa.answerer.candidates import Candidate, CorpusView, gather
 from jbqa.answerer.features import QuestionTerms, question_terms, sentence_matrix
 from jbqa.answerer.model import ReaderModel, abstain_row
-from jbqa.answerer.question import validate_question
+from jbqa.answerer.question import NOT_A_QUESTION_HINT, has_content_word, validate_question
 from jbqa.answerer.terms import TermStats
 from jbqa.index.lexicon import Lexicon, default_lexicon
 from jbqa.index.store import LoadedIndex
@@ -66,6 +66,7 @@ class AskResult:
     answers: list[Answer] = field(default_factory=list)
     conflicting: bool = False  # the answers give different figures from different sources
     confidence: float = 0.0  # probability that the best answer is right
+    hint: str | None = None  # why a question was refused before any search, to show in place of an answer
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -75,6 +76,7 @@ class AskResult:
             "answers": [a.to_dict() for a in self.answers],
             "conflicting": self.conflicting,
             "confidence": round(self.confidence, 4),
+            "hint": self.hint,
         }
 
 
@@ -114,6 +116,8 @@ class Answerer:
             raise ValueError(f"top must be between 1 and {MAX_TOP}, got {top}")
         text = validate_question(question)
         label = self.index.embedder_label
+        if not has_content_word(text):  # nothing to look for: refused, with what to ask instead
+            return AskResult(question, True, label, hint=NOT_A_QUESTION_HINT)
         q = question_terms(text, self.terms)
         if not q.terms:
             return AskResult(question, True, label)

@@ -153,7 +153,7 @@ def ask(question: str, index_dir: Path | None, top: int, as_json: bool, reader_n
         click.echo(_json_for_terminal(result.to_dict()))
         return
     if result.abstained:
-        click.echo("抱歉，资料中没有找到能回答这个问题的内容。")
+        click.echo(result.hint or "抱歉，资料中没有找到能回答这个问题的内容。")
         return
     if result.conflicting:
         click.echo("注意：不同来源给出的数字不同，请分别核对（按资料日期，新的在前）：")

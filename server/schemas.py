@@ -63,6 +63,8 @@ class AskResponse(BaseModel):
     answers: list[AnswerOut]
     conflicting: bool = Field(description="True when the answers give different figures from different sources.")
     confidence: float
+    hint: str | None = Field(default=None, description="Why the question was refused unanswered (no Chinese word "
+                             "to look for), to show in place of an answer; null otherwise.")
 
 
 class HealthResponse(BaseModel):

@@ -344,3 +344,11 @@ def test_escape_codes_in_documents_and_file_names_never_reach_the_terminal(tmp_p
     answer = data["answers"][0]
     assert answer["source"] == name  # the data keeps the name as it is (JSON escapes it)
     assert raw[answer["char_start"] : answer["char_end"]].startswith("江北区\x1b[2J")  # raw offsets stay exact
+
+
+def test_ask_a_lone_latin_word_is_refused_with_the_hint(offline_index: LoadedIndex) -> None:
+    from jbqa.answerer.question import NOT_A_QUESTION_HINT
+
+    result = run("ask", "a", "--index", str(offline_index.directory))
+    assert result.exit_code == 0, result.output
+    assert result.stdout.strip() == NOT_A_QUESTION_HINT

@@ -8,6 +8,7 @@ import pytest
 
 from jbqa.answerer import MAX_QUESTION_CHARS, Answer, Answerer, AskResult, QuestionError
 from jbqa.answerer.answerer import with_qualifier
+from jbqa.answerer.question import NOT_A_QUESTION_HINT, has_content_word
 from jbqa.eval.metrics import GoldItem
 from jbqa.eval.run import DEFAULT_GOLD, load_gold
 from jbqa.index.store import LoadedIndex, build_index
@@ -163,7 +164,7 @@ def test_a_single_figure_question_is_not_conflicting(answerer: Answerer) -> None
 
 def test_the_result_serialises_with_every_field(answerer: Answerer) -> None:
     data = answerer.ask("江北区金融机构有多少家").to_dict()
-    assert set(data) == {"question", "abstained", "embedder", "answers", "conflicting", "confidence"}
+    assert set(data) == {"question", "abstained", "embedder", "answers", "conflicting", "confidence", "hint"}
     assert data["embedder"] == answerer.index.embedder_label
     assert set(data["answers"][0]) >= {
         "quote",
@@ -218,3 +219,19 @@ def test_a_file_without_full_stops_is_answered_with_the_line_that_holds_the_figu
     assert best.quote == lines[16]  # the line itself, not the whole file
     assert best.answer == "119亿元"
     check_answer(best, index)
+
+
+@pytest.mark.parametrize("question", ["a", "A", "one", "a+", "区", "谁", "是吗", "what is it?"])
+def test_a_question_with_no_chinese_content_word_is_refused_with_the_hint(
+    offline_index: LoadedIndex, question: str
+) -> None:
+    result = Answerer(offline_index).ask(question)
+    assert result.abstained and result.answers == [] and result.confidence == 0.0
+    assert result.hint == NOT_A_QUESTION_HINT
+    assert result.to_dict()["hint"] == NOT_A_QUESTION_HINT
+
+
+@pytest.mark.parametrize("question", ["江北区有几所大学", "什么是GDP", "2023年江北区生产总值是多少"])
+def test_a_chinese_question_gets_no_hint(offline_index: LoadedIndex, question: str) -> None:
+    assert has_content_word(question)
+    assert Answerer(offline_index).ask(question).hint is None

@@ -20,6 +20,7 @@ from starlette.types import Message
 
 from jbqa.answerer import Answerer
 from jbqa.answerer.model import model_version
+from jbqa.answerer.question import NOT_A_QUESTION_HINT
 from jbqa.cli import main as jbqa_main
 from jbqa.index.store import LoadedIndex
 from jbqa.server.config import Settings
@@ -81,6 +82,16 @@ def test_ask_abstains_and_echoes_markup_as_plain_json(client: TestClient) -> Non
     assert data["abstained"] is True
     assert data["answers"] == []
     assert data["question"] == question
+
+
+def test_ask_a_question_with_no_chinese_word_returns_the_hint_the_page_shows(client: TestClient) -> None:
+    for question in ("a", "区"):
+        data = client.post("/api/ask", json={"question": question}).json()
+        assert data["abstained"] is True and data["answers"] == [] and data["confidence"] == 0
+        assert data["hint"] == NOT_A_QUESTION_HINT
+    assert client.post("/api/ask", json={"question": QUESTION}).json()["hint"] is None
+    script = client.get("/static/app.js").text
+    assert "data.hint" in script  # the page shows the server's hint in place of its own refusal
 
 
 # --- bad input ---------------------------------------------------------------------------------
