@@ -42,6 +42,9 @@ KEEP_ALIVE_SECONDS = 5  # an idle kept-alive connection is closed after this lon
 LIMIT_CONNECTIONS = 2048  # beyond it uvicorn answers 503 at once (plain text): a last resort
 LIMIT_REQUESTS = 64
 QUEUE_SECONDS = 5.0
+# Files and the health check take no place among those requests.
+UNLIMITED_PATHS = ("/", "/docs", "/redoc", "/api/health")
+UNLIMITED_FOLDERS = ("/static/", "/docs-assets/")
 # Answering is CPU-bound: more threads than cores at it only take turns, slower for all.
 ANSWER_THREADS = max(1, os.cpu_count() or 1)
 
@@ -116,7 +119,8 @@ def create_app(index: LoadedIndex, settings: Settings | None = None, reader: Neu
     app.add_exception_handler(StarletteHTTPException, _http_error)  # type: ignore[arg-type]
     app.add_exception_handler(Exception, _internal_error)
     app.add_middleware(BodySizeLimit, max_bytes=settings.max_body_bytes)
-    app.add_middleware(RequestLimit, limit=LIMIT_REQUESTS, wait_seconds=QUEUE_SECONDS)
+    app.add_middleware(RequestLimit, limit=LIMIT_REQUESTS, wait_seconds=QUEUE_SECONDS, exempt=UNLIMITED_PATHS,
+                       exempt_under=UNLIMITED_FOLDERS)
     app.add_middleware(HostAllowList, hosts=settings.hosts)
     # Added last, so outermost: its headers reach every response, 413s included.
     app.add_middleware(SecurityHeaders, docs=("/docs", "/redoc"))

@@ -102,15 +102,23 @@ def busy_response(close: bool = False) -> JSONResponse:
 
 class RequestLimit:
     """At most `limit` requests in the app at once; the next ones wait up to `wait_seconds` for a
-    place, then get a JSON 503 with Retry-After (inside SecurityHeaders, so it has its headers)."""
+    place, then get a JSON 503 with Retry-After (inside SecurityHeaders, so it has its headers).
+    The paths `exempt` and those under `exempt_under` take no place: files and health checks cost
+    little, and clients slow to read them must not keep questions out."""
 
-    def __init__(self, app: ASGIApp, limit: int, wait_seconds: float) -> None:
+    def __init__(self, app: ASGIApp, limit: int, wait_seconds: float, exempt: tuple[str, ...] = (),
+                 exempt_under: tuple[str, ...] = ()) -> None:
         self.app = app
         self.wait_seconds = wait_seconds
         self._places = asyncio.Semaphore(limit)
+        self.exempt = frozenset(exempt)
+        self.exempt_under = exempt_under
+
+    def _is_exempt(self, path: str) -> bool:
+        return path in self.exempt or path.startswith(self.exempt_under)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http":
+        if scope["type"] != "http" or self._is_exempt(scope["path"]):
             await self.app(scope, receive, send)
             return
         try:

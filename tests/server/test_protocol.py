@@ -14,7 +14,7 @@ from fastapi.testclient import TestClient
 
 from jbqa.index.store import LoadedIndex
 from jbqa.server.config import Settings
-from jbqa.server.main import create_app
+from jbqa.server.main import LIMIT_CONNECTIONS, create_app
 from jbqa.server.protocol import DeadlineH11Protocol
 
 LIMIT = 3
@@ -123,3 +123,68 @@ def test_a_huge_line_number_is_refused_without_echoing_it(offline_index: LoadedI
         response = client.get(f"/api/sources/{name}", params={"start": "9" * 4300})
     assert response.status_code == 422
     assert len(response.content) < 500 and "9999" not in response.text
+
+
+class QuickSendDeadline(DeadlineH11Protocol):
+    send_seconds = 1.0
+
+
+SLOW_READERS = 200
+BUNDLE = "/docs-assets/swagger-ui-bundle.js"
+
+
+def _slow_reader(port: int) -> socket.socket:
+    """A connection that asks for a large file six times over and never reads."""
+    sock = socket.socket()
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
+    sock.connect(("127.0.0.1", port))
+    sock.sendall(f"GET {BUNDLE} HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n".encode() * 6)
+    return sock
+
+
+def _read_for(sock: socket.socket, seconds: float) -> tuple[int, bool]:
+    """Bytes the connection still delivers within `seconds`, and whether it ended meanwhile."""
+    sock.settimeout(0.2)
+    got, deadline = 0, time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        try:
+            chunk = sock.recv(65536)
+        except TimeoutError:
+            continue
+        except ConnectionResetError:
+            return got, True
+        if not chunk:
+            return got, True
+        got += len(chunk)
+    return got, False
+
+
+def test_slow_readers_neither_lock_out_questions_nor_hold_their_connections(
+    offline_index: LoadedIndex, serve_in_thread: Callable[[uvicorn.Config], AbstractContextManager[int]],
+) -> None:
+    config = uvicorn.Config(create_app(offline_index), http=QuickSendDeadline, limit_concurrency=LIMIT_CONNECTIONS,
+                            log_level="error")
+    with serve_in_thread(config) as port:
+        readers = [_slow_reader(port) for _ in range(SLOW_READERS)]
+        try:
+            time.sleep(0.5)  # every reader's first response is stuck in its buffers
+            seconds = []
+            with httpx.Client(base_url=f"http://127.0.0.1:{port}", timeout=10) as client:
+                assert client.get("/api/health").status_code == 200
+                for _ in range(20):
+                    started = time.monotonic()
+                    response = client.post("/api/ask", json={"question": "江北区金融机构有多少家"})
+                    seconds.append(time.monotonic() - started)
+                    assert response.status_code == 200, response.text
+            p99 = sorted(seconds)[int(0.99 * (len(seconds) - 1))]
+            assert p99 < 1.0, seconds
+            time.sleep(QuickSendDeadline.send_seconds + 0.5)
+            # Past the send deadline the server has given up on them: what the buffers still hold
+            # comes, then the end, well before the six files they asked for.
+            files = 6 * len(httpx.get(f"http://127.0.0.1:{port}{BUNDLE}", timeout=10).content)
+            for sock in readers[:5]:
+                got, ended = _read_for(sock, 3.0)
+                assert ended and got < files, (got, files)
+        finally:
+            for sock in readers:
+                sock.close()
