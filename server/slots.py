@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Callable
-from typing import TypeVar
+from typing import Any, TypeVar
 
 import anyio
 import anyio.to_thread
@@ -22,7 +22,7 @@ class AnswerSlots:
 
     def __init__(self, threads: int) -> None:
         self._limiter = anyio.CapacityLimiter(threads)
-        self._left: set[asyncio.Future[object]] = set()  # answers whose requests timed out, still running
+        self._left: set[asyncio.Future[Any]] = set()  # answers whose requests timed out, still running
 
     @property
     def busy(self) -> int:
@@ -47,7 +47,7 @@ class AnswerSlots:
             task.add_done_callback(self._forget)
             raise
 
-    def _forget(self, task: asyncio.Future[object]) -> None:
+    def _forget(self, task: asyncio.Future[Any]) -> None:
         self._left.discard(task)
         if not task.cancelled():
             task.exception()  # retrieved: nobody waits for it any more
