@@ -162,7 +162,7 @@
   function renderResult(reply, data, question) {
     if (data.abstained || data.answers.length === 0) {
       reply.classList.add("abstain");
-      reply.append(el("p", null, data.hint || (hasChinese(question) ? TEXT.abstain : TEXT.notChinese)));
+      reply.append(el("p", null, hasChinese(question) ? data.hint || TEXT.abstain : TEXT.notChinese));
       return;
     }
     if (data.conflicting) reply.append(conflictNotice(data.answers));
