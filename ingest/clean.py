@@ -24,6 +24,7 @@ _CAPTION = re.compile(
     r"摄\s*[/／]|[/／]\s*摄|摄影\s*[:：]|图片除署名外|图片来源|^图为|(效果|示意|鸟瞰)图$|\s摄$"
 )
 _HEADING_MAX_CHARS = 40
+_UNWRAPPED_HEADING_MAX_CHARS = 200  # longer, a line without a full stop is running text, not a title
 _DOUBLED_LINE_MAX = 400
 _TWO_PART_TITLE = re.compile(r"[\u4e00-\u9fff”] +[\u4e00-\u9fff“]")
 _WRAPPED_MEDIAN_MAX = 45  # median line length of a document wrapped at a column width
@@ -253,16 +254,16 @@ def _classify(shown: list[str]) -> list[str]:
 
 
 def _is_heading(shown: list[str], kinds: list[str], i: int, unwrapped: bool, column_lines: list[str]) -> bool:
-    """A line standing apart after a finished sentence: any unfinished paragraph line in an
-    unwrapped document, else a short line much shorter than its column (`column_lines`: the three
-    text lines before it and the three after)."""
+    """A line standing apart after a finished sentence: an unfinished paragraph line (of at most
+    _UNWRAPPED_HEADING_MAX_CHARS) in an unwrapped document, else a short line much shorter than
+    its column (`column_lines`: the three text lines before it and the three after)."""
     line = shown[i]
     if any(ch in TERMINALS for ch in line):  # a finished sentence inside: running text, no title
         return False
     blank_before = i == 0 or kinds[i - 1] in ("blank", "caption")
     blank_after = i + 1 >= len(shown) or kinds[i + 1] in ("blank", "caption")
     if unwrapped:
-        return blank_after
+        return blank_after and len(line) <= _UNWRAPPED_HEADING_MAX_CHARS
     if "，" in line or len(line) > _HEADING_MAX_CHARS:
         return False
     if not (blank_before or blank_after):

@@ -8,6 +8,7 @@ import pytest
 
 from jbqa.config import BUNDLED_CORPUS
 from jbqa.ingest.clean import Block, clean_document, clean_inline, clean_text, undouble
+from jbqa.ingest.metadata import derive
 from jbqa.ingest.normalize import normalize_chars
 
 CORPUS_FILES = sorted(BUNDLED_CORPUS.glob("*.txt"))
@@ -390,3 +391,11 @@ def test_control_characters_are_dropped_and_every_offset_stays_exact() -> None:
     assert all(raw[o] == ch for ch, o in zip(text, offsets, strict=True))
     blocks = clean_document(raw)
     assert "".join(b.text for b in blocks) == text
+
+
+def test_a_huge_line_without_a_full_stop_is_running_text_not_a_title() -> None:
+    raw = "江北区指标为1234567890亿元" * 20_000 + "\n"
+    blocks = clean_document(raw)
+    assert [b.kind for b in blocks] == ["text"]
+    title = derive("a.txt", blocks).title
+    assert title is not None and len(title) <= 41  # what every answer from the file cites it by
