@@ -22,7 +22,7 @@ from jbqa.answerer.figures import conflicting_figures, figure_in
 from jbqa.answerer.followup import MAX_HISTORY, resolve
 from jbqa.answerer.model import ReaderModel, abstain_row
 from jbqa.answerer.paragraphs import Paragraphs
-from jbqa.answerer.question import MAX_QUESTION_CHARS, validate_question
+from jbqa.answerer.question import MAX_QUESTION_CHARS, NOT_A_QUESTION_HINT, has_content_word, validate_question
 from jbqa.answerer.suggest import suggest
 from jbqa.answerer.terms import TermStats
 from jbqa.index.lexicon import Lexicon, default_lexicon
@@ -77,6 +77,7 @@ class AskResult:
     answers: list[Answer] = field(default_factory=list)
     conflict: list[int] = field(default_factory=list)  # answers giving one figure different values
     confidence: float = 0.0  # probability that the best answer is right
+    hint: str | None = None  # why a question was refused before any search, to show in place of an answer
     answered: str = ""  # the question as answered: completed from the history when it leans on it
     suggestions: list[str] = field(default_factory=list)  # with a refusal: near questions it answers
 
@@ -97,6 +98,7 @@ class AskResult:
             "confidence_band": band(self.confidence),
             "answered_question": self.answered or self.question,
             "suggestions": self.suggestions,
+            "hint": self.hint,
         }
 
 
@@ -150,6 +152,8 @@ class Answerer:
 
     def _ask(self, question: str, text: str, top: int, suggesting: bool = False) -> AskResult:
         label = self.index.embedder_label
+        if not has_content_word(text):  # nothing to look for: refused, with what to ask instead
+            return AskResult(question, True, label, hint=NOT_A_QUESTION_HINT)
         q = question_terms(text, self.terms)
         if not q.terms:
             return AskResult(question, True, label)

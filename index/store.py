@@ -430,6 +430,13 @@ LOCK_WAIT_SECONDS = 10.0
 
 
 LOCK_MARK = b"jbqa build lock\n"  # what a lock file that jbqa created holds
+# A lock file deleted by its holder between our two opens is made anew at the next try; one that
+# cannot be opened this many times running never will be.
+_LOCK_OPEN_TRIES = 20
+
+
+class LockUnavailable(IndexUnusable):
+    """The build lock file cannot be created or opened where it must be."""
 
 
 def _open_lock(path: Path) -> int:
@@ -462,10 +469,18 @@ def build_lock(index_dir: Path, wait: float = 0.0, remove: bool = False) -> Iter
         return
     path = index_dir.parent / f".{index_dir.name}.lock"
     deadline = time.monotonic() + wait
+    vanished = 0
     while True:
         try:
             fd = _open_lock(path)
-        except FileNotFoundError:  # deleted between the two opens by the build that held it
+        except FileNotFoundError as exc:  # deleted between the two opens by the build that held it
+            vanished += 1
+            if path.is_symlink():
+                raise LockUnavailable(f"cannot take the build lock {path}: it is a link to nothing; "
+                                      "remove it or choose another --index") from exc
+            if vanished >= _LOCK_OPEN_TRIES:  # no file can be made there (such as in /proc)
+                raise LockUnavailable(f"cannot create the build lock {path} ({exc.strerror}); "
+                                      "choose another --index") from exc
             continue
         try:
             fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)

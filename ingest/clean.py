@@ -2,7 +2,8 @@
 
 Two levels:
 - `clean_inline` normalises a raw span that holds running text: joins lines broken mid-sentence
-  (also across blank lines), drops whitespace between CJK characters, rejoins Latin words hyphenated
+  (also across blank lines), drops whitespace between CJK characters and control characters (escape
+  codes; line breaks and tabs count as whitespace), rejoins Latin words hyphenated
   over a line break and collapses lines whose every run is doubled (`国金中心国金中心`).
 - `clean_document` finds the layout: photo captions with their credits, headings and vertical
   one-character lines (each kept as a block of its own, never glued into running text) and running
@@ -23,6 +24,7 @@ _CAPTION = re.compile(
     r"摄\s*[/／]|[/／]\s*摄|摄影\s*[:：]|图片除署名外|图片来源|^图为|(效果|示意|鸟瞰)图$|\s摄$"
 )
 _HEADING_MAX_CHARS = 40
+_UNWRAPPED_HEADING_MAX_CHARS = 200  # longer, a line without a full stop is running text, not a title
 _DOUBLED_LINE_MAX = 400
 _TWO_PART_TITLE = re.compile(r"[\u4e00-\u9fff”] +[\u4e00-\u9fff“]")
 _WRAPPED_MEDIAN_MAX = 45  # median line length of a document wrapped at a column width
@@ -74,9 +76,28 @@ def undouble(line: str) -> list[int] | None:
 
 
 def _line_chars(raw: str, start: int, end: int) -> list[int]:
-    """Raw positions of the characters of raw[start:end] (one line) after undoubling."""
-    kept = undouble(raw[start:end])
-    return [start + j for j in kept] if kept is not None else list(range(start, end))
+    """Raw positions of the characters of raw[start:end] (one line, or a part of one) after
+    undoubling, which looks at the whole line: a part is undoubled as it is in its line. The line's
+    ends are looked for no further than a doubled line can reach, so a part of a huge line costs
+    only its own length."""
+    line_start, line_end = _whole_line(raw, start, end)
+    if line_start is None or line_end is None:
+        return list(range(start, end))
+    kept = undouble(raw[line_start:line_end])
+    if kept is None:
+        return list(range(start, end))
+    return [line_start + j for j in kept if start <= line_start + j < end]
+
+
+def _whole_line(raw: str, start: int, end: int) -> tuple[int | None, int | None]:
+    """(start, end) of the line around raw[start:end], each None when it is over _DOUBLED_LINE_MAX away."""
+    low = max(0, start - _DOUBLED_LINE_MAX - 1)
+    found = raw.rfind("\n", low, start)
+    line_start = found + 1 if found != -1 else (0 if low == 0 else None)
+    high = min(len(raw), end + _DOUBLED_LINE_MAX + 1)
+    found = raw.find("\n", end, high)
+    line_end = found if found != -1 else (len(raw) if high == len(raw) else None)
+    return line_start, line_end
 
 
 def clean_inline(raw: str, start: int = 0, end: int | None = None) -> tuple[str, list[int]]:
@@ -98,6 +119,9 @@ def clean_inline(raw: str, start: int = 0, end: int | None = None) -> tuple[str,
     i = 0
     while i < len(positions):
         ch = raw[positions[i]]
+        if is_control(ch):  # terminal escape codes and the like: in the raw file only
+            i += 1
+            continue
         if not ch.isspace():
             out.append(ch)
             offsets.append(positions[i])
@@ -122,6 +146,12 @@ def clean_inline(raw: str, start: int = 0, end: int | None = None) -> tuple[str,
                     offsets.append(positions[i])
         i = j
     return "".join(out), offsets
+
+
+def is_control(ch: str) -> bool:
+    """A C0 or C1 control character other than whitespace (line breaks, tabs): ESC, BEL, CSI, ..."""
+    code = ord(ch)
+    return (code < 0x20 or 0x7F <= code <= 0x9F) and not ch.isspace()
 
 
 def clean_text(raw: str) -> str:
@@ -174,7 +204,7 @@ def clean_document(raw: str) -> list[Block]:
 
 
 def _shown(raw: str, start: int, end: int) -> str:
-    return "".join(raw[p] for p in _line_chars(raw, start, end)).strip()
+    return "".join(raw[p] for p in _line_chars(raw, start, end) if not is_control(raw[p])).strip()
 
 
 def _classify(shown: list[str]) -> list[str]:
@@ -224,16 +254,16 @@ def _classify(shown: list[str]) -> list[str]:
 
 
 def _is_heading(shown: list[str], kinds: list[str], i: int, unwrapped: bool, column_lines: list[str]) -> bool:
-    """A line standing apart after a finished sentence: any unfinished paragraph line in an
-    unwrapped document, else a short line much shorter than its column (`column_lines`: the three
-    text lines before it and the three after)."""
+    """A line standing apart after a finished sentence: an unfinished paragraph line (of at most
+    _UNWRAPPED_HEADING_MAX_CHARS) in an unwrapped document, else a short line much shorter than
+    its column (`column_lines`: the three text lines before it and the three after)."""
     line = shown[i]
     if any(ch in TERMINALS for ch in line):  # a finished sentence inside: running text, no title
         return False
     blank_before = i == 0 or kinds[i - 1] in ("blank", "caption")
     blank_after = i + 1 >= len(shown) or kinds[i + 1] in ("blank", "caption")
     if unwrapped:
-        return blank_after
+        return blank_after and len(line) <= _UNWRAPPED_HEADING_MAX_CHARS
     if "，" in line or len(line) > _HEADING_MAX_CHARS:
         return False
     if not (blank_before or blank_after):

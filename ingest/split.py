@@ -4,12 +4,18 @@ from __future__ import annotations
 
 import bisect
 import re
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 
 from jbqa.ingest.clean import CLOSERS, TERMINALS, Block
 from jbqa.ingest.passage import Passage, Sentence
 
 DEFAULT_PASSAGE_CHARS = 220
+# A longer sentence (text without full stops: a table flattened to lines, a list run on with
+# commas) is cut, so that no quote, and no per-sentence cost of answering, grows with the document.
+MAX_SENTENCE_CHARS = 300
+_COMMAS = "，,"
+_CLAUSE_MARKS = "、：:"
+_LENGTH_CUT_REACH = 20  # how far back a cut by length looks for a place that splits no word
 _WORDY = re.compile(r"\w")
 
 
@@ -29,6 +35,70 @@ def sentence_bounds(text: str) -> Iterator[tuple[int, int]]:
         yield start, n
 
 
+def _cuttable(text: str, k: int) -> bool:
+    """Whether text may be cut before position k: not beside a space, not inside a Latin word or number."""
+    before, after = text[k - 1], text[k]
+    if before.isspace() or after.isspace():
+        return False
+    return not (before.isascii() and before.isalnum() and after.isascii() and after.isalnum())
+
+
+def _pack(cuts: list[int], start: int, end: int, limit: int) -> list[tuple[int, int]]:
+    """The pieces between `cuts`, consecutive ones joined while they fit in `limit` characters."""
+    pieces: list[tuple[int, int]] = []
+    piece_start = last = start
+    for cut in [*cuts, end]:
+        if cut - piece_start > limit and last > piece_start:
+            pieces.append((piece_start, last))
+            piece_start = last
+        last = cut
+    pieces.append((piece_start, end))
+    return pieces
+
+
+def _by_length(text: str, start: int, end: int, limit: int) -> Iterator[tuple[int, int]]:
+    """Pieces of at most `limit` characters, cut where no word is split; a space between Latin
+    words is dropped where it is cut at (a quote neither starts nor ends with one)."""
+    while end - start > limit:
+        cut = start + limit
+        reach = range(cut, max(start + 1, cut - _LENGTH_CUT_REACH), -1)
+        at = next((k for k in reach if _cuttable(text, k) or text[k].isspace()), cut)
+        yield start, at
+        start = at + 1 if text[at].isspace() else at
+    if start < end:
+        yield start, end
+
+
+def bounded_sentences(block: Block, raw: str, start: int, end: int, limit: int = MAX_SENTENCE_CHARS
+                      ) -> Iterator[tuple[int, int]]:
+    """block.text[start:end], one sentence, in pieces of at most `limit` characters: a longer one
+    is cut at each of its line breaks, a piece still too long at its commas, then at its other
+    clause marks (joining consecutive clauses while they fit), then by length."""
+    text, offsets = block.text, block.offsets
+
+    def at_lines(a: int, b: int) -> list[tuple[int, int]]:
+        cuts = [k for k in range(a + 1, b) if raw.find("\n", offsets[k - 1], offsets[k]) != -1 and _cuttable(text, k)]
+        return list(zip([a, *cuts], [*cuts, b], strict=True))
+
+    def after(marks: str) -> Callable[[int, int], list[tuple[int, int]]]:
+        def pieces(a: int, b: int) -> list[tuple[int, int]]:
+            cuts = [k + 1 for k in range(a, b - 1) if text[k] in marks and _cuttable(text, k + 1)]
+            return _pack(cuts, a, b, limit)
+        return pieces
+
+    def cut(a: int, b: int, levels: tuple[Callable[[int, int], list[tuple[int, int]]], ...]
+            ) -> Iterator[tuple[int, int]]:
+        if b - a <= limit:
+            yield a, b
+        elif not levels:
+            yield from _by_length(text, a, b, limit)
+        else:
+            for piece in levels[0](a, b):
+                yield from cut(*piece, levels[1:])
+
+    yield from cut(start, end, (at_lines, after(_COMMAS), after(_CLAUSE_MARKS)))
+
+
 class LineIndex:
     """Maps raw character offsets to 1-based line numbers."""
 
@@ -42,11 +112,12 @@ class LineIndex:
 def split_passages(
     source: str, raw: str, blocks: list[Block], max_chars: int = DEFAULT_PASSAGE_CHARS
 ) -> list[Passage]:
-    """Group consecutive sentences into passages of about `max_chars` clean characters."""
+    """Group consecutive sentences into passages of about `max_chars` clean characters (a passage of
+    one sentence may hold up to MAX_SENTENCE_CHARS)."""
     lines = LineIndex(raw)
     units: list[tuple[str, int, int]] = []  # sentence text, raw start, raw end
     for block in blocks:
-        for s, e in sentence_bounds(block.text):
+        for s, e in (piece for bounds in sentence_bounds(block.text) for piece in bounded_sentences(block, raw, *bounds)):
             text = block.text[s:e]
             if _WORDY.search(text):  # a run of dashes or dots alone is no sentence
                 # The block's last sentence ends where the block does: past the second copy of a

@@ -23,8 +23,21 @@ READER_HELP = ("What marks the answer span: 'light' (the trained light reader), 
                "was built with, else the light reader.")
 
 
+def shown(text: object) -> str:
+    """Text for the terminal: control characters (escape codes in a file name or title) as \\x1b etc."""
+    return "".join(
+        ch if not (ord(ch) < 0x20 or 0x7F <= ord(ch) <= 0x9F) else ascii(ch)[1:-1] for ch in str(text)
+    )
+
+
+def _json_for_terminal(data: object) -> str:
+    """JSON with CJK as it is; C1 control characters, which json leaves raw, escaped like the C0 ones."""
+    text = json.dumps(data, ensure_ascii=False, indent=2)
+    return "".join(f"\\u{ord(ch):04x}" if 0x7F <= ord(ch) <= 0x9F else ch for ch in text)
+
+
 def _warn(message: str) -> None:
-    click.secho(message, fg="yellow", err=True)
+    click.secho(shown(message), fg="yellow", err=True)
 
 
 def load_neural_reader(name_or_path: str | None) -> NeuralReader | None:
@@ -53,7 +66,7 @@ def _build(corpus: Path, index_dir: Path, embedder: str, reader: NeuralReader | 
     from jbqa.index.store import IndexUnusable, build_index
     from jbqa.ingest.metadata import MetadataError
 
-    click.echo(f"Building index of {corpus} into {index_dir} (embedder: {embedder}) ...", err=True)
+    click.echo(f"Building index of {shown(corpus)} into {shown(index_dir)} (embedder: {shown(embedder)}) ...", err=True)
     try:
         index = build_index(corpus, index_dir, embedder, progress=True, reader=model_version(),
                             span_reader=reader.name if reader else None)
@@ -115,7 +128,7 @@ def build(corpus: Path, index_dir: Path | None, embedder: str | None, reader_nam
     m = index.manifest
     click.echo(
         f"Indexed {m['passage_count']} passages from {len(m['corpus']['files'])} files in {m['build_seconds']} s; "
-        f"embedder {index.embedder_label} ({m['embedder']['dim']}-d), FAISS {m['faiss']['factory']} -> {index.directory}"
+        f"embedder {index.embedder_label} ({m['embedder']['dim']}-d), FAISS {m['faiss']['factory']} -> {shown(index.directory)}"
     )
 
 
@@ -138,25 +151,25 @@ def ask(question: str, index_dir: Path | None, top: int, as_json: bool, reader_n
     except QuestionError as exc:
         raise click.ClickException(str(exc)) from exc
     if as_json:
-        click.echo(json.dumps(result.to_dict(), ensure_ascii=False, indent=2))
+        click.echo(_json_for_terminal(result.to_dict()))
         return
     if result.abstained:
-        click.echo("抱歉，资料中没有找到能回答这个问题的内容。")
+        click.echo(result.hint or "抱歉，资料中没有找到能回答这个问题的内容。")
         return
     if result.conflicting:
         click.echo("注意：不同资料给出的数字不同，请分别核对（按资料日期，新的在前）：")
         for k in sorted(result.conflict, key=lambda k: result.answers[k].date or "", reverse=True):
             a = result.answers[k]
-            click.echo(f"   {a.date or '日期不详'}  {a.answer} [{k + 1}]  ——{a.title or a.source}")
+            click.echo(f"   {a.date or '日期不详'}  {shown(a.answer)} [{k + 1}]  ——{shown(a.title or a.source)}")
     for i, a in enumerate(result.answers, start=1):
-        shown = a.quote
+        quote = shown(a.quote)
         if a.answer_start is not None and a.answer_end is not None:
-            marked = click.style(a.quote[a.answer_start : a.answer_end], bold=True)
-            shown = a.quote[: a.answer_start] + marked + a.quote[a.answer_end :]
-        click.echo(f"{i}. {shown}")
+            marked = click.style(shown(a.quote[a.answer_start : a.answer_end]), bold=True)
+            quote = shown(a.quote[: a.answer_start]) + marked + shown(a.quote[a.answer_end :])
+        click.echo(f"{i}. {quote}")
         lines = f"line {a.line_start}" if a.line_start == a.line_end else f"lines {a.line_start}-{a.line_end}"
-        cited = f"{a.title}（{a.date or '日期不详'}），" if a.title else ""
-        click.echo(f"   — {cited}{a.source}, {lines} (score {a.score:.2f})")
+        cited = f"{shown(a.title)}（{a.date or '日期不详'}），" if a.title else ""
+        click.echo(f"   — {cited}{shown(a.source)}, {lines} (score {a.score:.2f})")
 
 
 @main.command(name="eval")
@@ -230,18 +243,20 @@ def eval_command(
 @click.option("--reader", "reader_name", default=None, help=READER_HELP)
 def serve(index_dir: Path | None, host: str, port: int, reader_name: str | None) -> None:
     """Serve the web chat page and the JSON API with uvicorn."""
+    from jbqa.server.config import SettingsError, load_settings
     from jbqa.server.main import PortBusy, check_port_free, run
 
-    try:
-        check_port_free(host, port)  # before the index is loaded: a busy port is said at once
-    except PortBusy as exc:
+    try:  # before the index is loaded: a bad setting or a busy port is said at once
+        settings = load_settings()
+        check_port_free(host, port)
+    except (SettingsError, PortBusy) as exc:
         raise click.ClickException(str(exc)) from exc
     chosen = load_neural_reader(reader_name)
     index = open_index(index_dir, reader=chosen)
     reader = reader_for(index, chosen)
     click.echo(f"Starting server on http://{host}:{port} with {len(index.passages)} passages, embedder {index.embedder_label}"
                + (f", reader {reader.name}" if reader else ""), err=True)
-    run(index, host=host, port=port, reader=reader)
+    run(index, host=host, port=port, reader=reader, settings=settings)
 
 
 @main.command()

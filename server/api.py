@@ -1,6 +1,7 @@
 """JSON API routes. Plain `def` endpoints: FastAPI runs them in a threadpool, off the event loop.
 
-/api/ask runs the answerer in a worker thread under a deadline (`Settings.ask_timeout_seconds`).
+/api/ask runs the answerer in a worker thread under a deadline (`Settings.ask_timeout_seconds`);
+`AnswerSlots` bounds how many run at once.
 """
 
 from __future__ import annotations
@@ -8,8 +9,6 @@ from __future__ import annotations
 from functools import partial
 from typing import Annotated, Any
 
-import anyio
-import anyio.to_thread
 from fastapi import APIRouter, Depends, HTTPException, Query, Request
 from fastapi.exceptions import RequestValidationError
 
@@ -26,6 +25,7 @@ from jbqa.server.schemas import (
     ParagraphOut,
     SourceResponse,
 )
+from jbqa.server.slots import AnswerSlots
 from jbqa.server.sources import LineRangeError, SourceLines
 
 
@@ -71,13 +71,9 @@ async def ask(body: AskRequest, answerer: AnswererDep, settings: SettingsDep, re
     if body.history:  # a follow-up: completed from the conversation's previous questions
         asked = partial(asked, history=body.history)
     try:
-        with anyio.fail_after(timeout):
-            # On as many threads as there are cores; abandoned on timeout: the worker thread
-            # finishes in the background, its result unused.
-            result = await anyio.to_thread.run_sync(
-                asked, abandon_on_cancel=True,
-                limiter=request.app.state.answer_threads,
-            )
+        # On as many threads as there are cores; on timeout the answer finishes in its place, unused.
+        slots: AnswerSlots = request.app.state.answer_slots
+        result = await slots.run(asked, timeout)
     except TimeoutError as exc:
         raise HTTPException(
             503, f"answering took longer than {timeout:g} s; please try again later", headers={"Retry-After": "1"}

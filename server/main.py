@@ -10,7 +10,6 @@ from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-import anyio
 import fastapi_offline
 import uvicorn
 from fastapi import FastAPI, Request
@@ -21,14 +20,16 @@ from fastapi.openapi.docs import get_redoc_html, get_swagger_ui_html
 from fastapi.responses import FileResponse, HTMLResponse, JSONResponse, Response
 from fastapi.staticfiles import StaticFiles
 from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.types import Scope
 
 from jbqa import __version__
 from jbqa.answerer import Answerer
 from jbqa.index.store import LoadedIndex
 from jbqa.server import api
 from jbqa.server.config import Settings
-from jbqa.server.middleware import BodySizeLimit, RequestLimit, SecurityHeaders
+from jbqa.server.middleware import BodySizeLimit, HostAllowList, RequestLimit, SecurityHeaders
 from jbqa.server.protocol import DeadlineH11Protocol
+from jbqa.server.slots import AnswerSlots
 from jbqa.server.sources import SourceLines
 
 if TYPE_CHECKING:
@@ -41,6 +42,9 @@ KEEP_ALIVE_SECONDS = 5  # an idle kept-alive connection is closed after this lon
 LIMIT_CONNECTIONS = 2048  # beyond it uvicorn answers 503 at once (plain text): a last resort
 LIMIT_REQUESTS = 64
 QUEUE_SECONDS = 5.0
+# Files and the health check take no place among those requests.
+UNLIMITED_PATHS = ("/", "/docs", "/redoc", "/api/health")
+UNLIMITED_FOLDERS = ("/static/", "/docs-assets/")
 # Answering is CPU-bound: more threads than cores at it only take turns, slower for all.
 ANSWER_THREADS = max(1, os.cpu_count() or 1)
 
@@ -99,11 +103,11 @@ def create_app(index: LoadedIndex, settings: Settings | None = None, reader: Neu
     app.state.index = index
     app.state.settings = settings
     app.state.answerer = Answerer(index, reader=reader, suggest=True)  # refusals offer near questions
-    app.state.answer_threads = anyio.CapacityLimiter(ANSWER_THREADS)
+    app.state.answer_slots = AnswerSlots(ANSWER_THREADS)
     app.state.reader = reader.name if reader else app.state.answerer.model.version
     app.state.sources = {name: SourceLines(text) for name, text in index.sources.items()}
     app.include_router(api.router)
-    app.mount("/static", StaticFiles(directory=STATIC), name="static")
+    app.mount("/static", ExactStaticFiles(directory=STATIC), name="static")
 
     @app.get("/", include_in_schema=False)
     def page() -> FileResponse:
@@ -120,7 +124,9 @@ def create_app(index: LoadedIndex, settings: Settings | None = None, reader: Neu
     app.add_exception_handler(StarletteHTTPException, _http_error)  # type: ignore[arg-type]
     app.add_exception_handler(Exception, _internal_error)
     app.add_middleware(BodySizeLimit, max_bytes=settings.max_body_bytes)
-    app.add_middleware(RequestLimit, limit=LIMIT_REQUESTS, wait_seconds=QUEUE_SECONDS)
+    app.add_middleware(RequestLimit, limit=LIMIT_REQUESTS, wait_seconds=QUEUE_SECONDS, exempt=UNLIMITED_PATHS,
+                       exempt_under=UNLIMITED_FOLDERS)
+    app.add_middleware(HostAllowList, hosts=settings.hosts)
     # Added last, so outermost: its headers reach every response, 413s included.
     app.add_middleware(SecurityHeaders, docs=("/docs", "/redoc"))
     return app
@@ -129,9 +135,18 @@ def create_app(index: LoadedIndex, settings: Settings | None = None, reader: Neu
 DOCS_ASSETS = Path(fastapi_offline.__file__).with_name("static")  # Swagger UI and ReDoc (MIT)
 
 
+class ExactStaticFiles(StaticFiles):
+    """Static files at one URL each: `app.js/` is not `app.js` (404)."""
+
+    async def get_response(self, path: str, scope: Scope) -> Response:
+        if scope["path"].endswith("/"):
+            raise StarletteHTTPException(404)
+        return await super().get_response(path, scope)
+
+
 def _serve_api_docs(app: FastAPI) -> None:
     """/docs (Swagger UI) and /redoc (ReDoc), with every asset served by this app."""
-    app.mount("/docs-assets", StaticFiles(directory=DOCS_ASSETS), name="docs-assets")
+    app.mount("/docs-assets", ExactStaticFiles(directory=DOCS_ASSETS), name="docs-assets")
 
     @app.get("/docs", include_in_schema=False)
     def swagger() -> HTMLResponse:
@@ -172,12 +187,18 @@ def check_port_free(host: str, port: int) -> None:
             raise PortBusy(f"cannot serve on {host}:{port}: {exc.strerror}") from exc
 
 
-def run(index: LoadedIndex, host: str = "127.0.0.1", port: int = 8000, reader: NeuralReader | None = None) -> None:
-    """Serve the app with uvicorn until interrupted."""
+def run(
+    index: LoadedIndex, host: str = "127.0.0.1", port: int = 8000, reader: NeuralReader | None = None,
+    settings: Settings | None = None,
+) -> None:
+    """Serve the app with uvicorn until interrupted (`settings`: default, those of the environment)."""
     check_port_free(host, port)
+    settings = settings or Settings()
+    if host not in ("0.0.0.0", "::", ""):  # the address served on is a name the server answers to
+        settings = settings.model_copy(update={"allowed_hosts": f"{settings.allowed_hosts},{host}"})
     _raise_open_file_limit(LIMIT_CONNECTIONS + 256)
     uvicorn.run(
-        create_app(index, reader=reader),
+        create_app(index, settings, reader=reader),
         host=host,
         port=port,
         http=DeadlineH11Protocol,

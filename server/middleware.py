@@ -1,8 +1,11 @@
-"""Plain ASGI middleware: a request body size limit, a limit on requests at once, security headers."""
+"""Plain ASGI middleware: a request body size limit, a limit on requests at once, the Host names
+answered, security headers."""
 
 from __future__ import annotations
 
 import asyncio
+import ipaddress
+from collections.abc import Iterable
 
 from starlette.datastructures import Headers, MutableHeaders
 from starlette.responses import JSONResponse
@@ -99,15 +102,23 @@ def busy_response(close: bool = False) -> JSONResponse:
 
 class RequestLimit:
     """At most `limit` requests in the app at once; the next ones wait up to `wait_seconds` for a
-    place, then get a JSON 503 with Retry-After (inside SecurityHeaders, so it has its headers)."""
+    place, then get a JSON 503 with Retry-After (inside SecurityHeaders, so it has its headers).
+    The paths `exempt` and those under `exempt_under` take no place: files and health checks cost
+    little, and clients slow to read them must not keep questions out."""
 
-    def __init__(self, app: ASGIApp, limit: int, wait_seconds: float) -> None:
+    def __init__(self, app: ASGIApp, limit: int, wait_seconds: float, exempt: tuple[str, ...] = (),
+                 exempt_under: tuple[str, ...] = ()) -> None:
         self.app = app
         self.wait_seconds = wait_seconds
         self._places = asyncio.Semaphore(limit)
+        self.exempt = frozenset(exempt)
+        self.exempt_under = exempt_under
+
+    def _is_exempt(self, path: str) -> bool:
+        return path in self.exempt or path.startswith(self.exempt_under)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http":
+        if scope["type"] != "http" or self._is_exempt(scope["path"]):
             await self.app(scope, receive, send)
             return
         try:
@@ -121,8 +132,47 @@ class RequestLimit:
             self._places.release()
 
 
+def host_name(host: str) -> str:
+    """The name in a Host header, without its port: `[::1]:8000` -> `::1`, `Example.org:80` -> `example.org`."""
+    host = host.strip().lower()
+    if host.startswith("["):
+        return host[1 : host.find("]")] if "]" in host else host
+    return host.rsplit(":", 1)[0] if host.count(":") == 1 else host
+
+
+def is_loopback(name: str) -> bool:
+    """localhost, a name under .localhost, or a loopback address (127.0.0.0/8, ::1)."""
+    if name == "localhost" or name.endswith(".localhost"):
+        return True
+    try:
+        return ipaddress.ip_address(name).is_loopback
+    except ValueError:
+        return False
+
+
+HOST_DETAIL = "this server does not answer to that Host name; see JBQA_ALLOWED_HOSTS"
+
+
+class HostAllowList:
+    """Answer 400 (JSON) to a request whose Host is neither a loopback name nor one of `hosts`
+    ("*": any), so that a page on another site cannot read the API through a name of its own that
+    resolves to this machine (DNS rebinding). A request without Host (HTTP/1.0) passes."""
+
+    def __init__(self, app: ASGIApp, hosts: Iterable[str] = ()) -> None:
+        self.app = app
+        self.hosts = frozenset(host_name(h) for h in hosts)
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "http" and "*" not in self.hosts:
+            host = Headers(scope=scope).get("host")
+            if host is not None and not (is_loopback(name := host_name(host)) or name in self.hosts):
+                await JSONResponse({"detail": HOST_DETAIL}, status_code=400)(scope, receive, send)
+                return
+        await self.app(scope, receive, send)
+
+
 class SecurityHeaders:
-    """Add a strict Content-Security-Policy (the docs policy under `docs` prefixes) and related headers."""
+    """Add a strict Content-Security-Policy (the docs policy on the `docs` pages) and related headers."""
 
     def __init__(self, app: ASGIApp, docs: tuple[str, ...] = ()) -> None:
         self.app = app
@@ -132,7 +182,7 @@ class SecurityHeaders:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
-        policy = DOCS_CONTENT_SECURITY_POLICY if self.docs and scope["path"].startswith(self.docs) else CONTENT_SECURITY_POLICY
+        policy = DOCS_CONTENT_SECURITY_POLICY if scope["path"] in self.docs else CONTENT_SECURITY_POLICY
 
         async def send_with_headers(message: Message) -> None:
             if message["type"] == "http.response.start":

@@ -103,6 +103,8 @@ class AskResponse(BaseModel):
         description="`confidence` in words: high (>= 0.8), medium (0.5-0.8) or low (< 0.5); the page asks the "
         "reader to check the quote for medium and low."
     )
+    hint: str | None = Field(default=None, description="Why the question was refused unanswered (no Chinese word "
+                             "to look for), to show in place of an answer; null otherwise.")
 
 
 class HealthResponse(BaseModel):

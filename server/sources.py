@@ -41,9 +41,8 @@ class SourceLines:
         start = 1 if start is None else start
         end = self.total_lines if end is None else min(end, self.total_lines)
         if start < 1 or start > self.total_lines:
-            raise LineRangeError(
-                "start", f"start must be between 1 and {self.total_lines} (the file's last line), got {start}"
-            )
+            # The value is not echoed: it may be thousands of digits long.
+            raise LineRangeError("start", f"start must be between 1 and {self.total_lines} (the file's last line)")
         if end < start:
             raise LineRangeError("end", f"end ({end}) must not be before start ({start})")
         char_start = self._starts[start - 1]

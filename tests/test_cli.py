@@ -318,3 +318,37 @@ def test_serve_on_a_busy_port_says_which_and_how_to_choose_another(tmp_path: Pat
         port = taken.getsockname()[1]
         line = assert_one_line_error(run("serve", "--port", str(port), "--index", str(tmp_path / "none")))
     assert f"port {port} on 127.0.0.1 is already in use" in line and "--port" in line and "JBQA_PORT" in line
+
+
+def test_escape_codes_in_documents_and_file_names_never_reach_the_terminal(tmp_path: Path) -> None:
+    corpus = tmp_path / "corpus"
+    corpus.mkdir()
+    name = "esc\x1b[31mred\x1b[0m.txt"
+    filler = "".join(f"第{i}段讲的是别的事情，与问题无关。" for i in range(60))  # controls are a few in a text
+    raw = "江北区\x1b[2J\x1b[H的金融机构\x9b31m共有480家，\x07其中银行60家。\n" + filler + "\n"
+    (corpus / name).write_text(raw, encoding="utf-8")
+    index = tmp_path / "index"
+    built = CliRunner().invoke(main, ["build", "--corpus", str(corpus), "--index", str(index),
+                                      "--embedder", "offline"], color=True)
+    assert built.exit_code == 0, built.output
+    result = CliRunner().invoke(main, ["ask", "江北区的金融机构共有多少家", "--index", str(index)], color=True)
+    assert result.exit_code == 0, result.output
+    bold_on, bold_off = click.style("\x00", bold=True).split("\x00")  # the answer's own highlight
+    shown = result.stdout.replace(bold_on, "").replace(bold_off, "")
+    assert "\x1b" not in shown and "\x9b" not in shown and "\x07" not in shown, repr(result.stdout)
+    assert "江北区[2J[H的金融机构31m共有480家，其中银行60家。" in shown  # the quote, its control characters dropped
+    assert "esc\\x1b[31mred\\x1b[0m.txt" in shown  # the name, its escape codes shown as text
+
+    data = json.loads(CliRunner().invoke(main, ["ask", "江北区的金融机构共有多少家", "--index", str(index),
+                                                "--json"]).stdout)
+    answer = data["answers"][0]
+    assert answer["source"] == name  # the data keeps the name as it is (JSON escapes it)
+    assert raw[answer["char_start"] : answer["char_end"]].startswith("江北区\x1b[2J")  # raw offsets stay exact
+
+
+def test_ask_a_lone_latin_word_is_refused_with_the_hint(offline_index: LoadedIndex) -> None:
+    from jbqa.answerer.question import NOT_A_QUESTION_HINT
+
+    result = run("ask", "a", "--index", str(offline_index.directory))
+    assert result.exit_code == 0, result.output
+    assert result.stdout.strip() == NOT_A_QUESTION_HINT

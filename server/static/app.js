@@ -314,7 +314,7 @@
         reply.append(el("p", null, TEXT.notChinese));
         return;
       }
-      reply.append(el("p", null, TEXT.abstain));
+      reply.append(el("p", null, data.hint || TEXT.abstain));
       if (completed) reply.append(completed);
       const suggestions = Array.isArray(data.suggestions) ? data.suggestions.filter((q) => typeof q === "string") : [];
       if (suggestions.length) reply.append(suggestionList(suggestions));

@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 
 from jbqa.answerer import MAX_QUESTION_CHARS, Answer, Answerer, AskResult, QuestionError
 from jbqa.answerer.answerer import with_qualifier
+from jbqa.answerer.question import NOT_A_QUESTION_HINT, has_content_word
 from jbqa.eval.metrics import GoldItem
 from jbqa.eval.run import DEFAULT_GOLD, load_gold
-from jbqa.index.store import LoadedIndex
+from jbqa.index.store import LoadedIndex, build_index
 from jbqa.ingest.clean import clean_text
 
 GOLD = load_gold(DEFAULT_GOLD)
@@ -162,7 +165,7 @@ def test_a_single_figure_question_is_not_conflicting(answerer: Answerer) -> None
 def test_the_result_serialises_with_every_field(answerer: Answerer) -> None:
     data = answerer.ask("江北区金融机构有多少家").to_dict()
     assert set(data) == {"question", "abstained", "embedder", "answers", "conflicting", "conflict", "confidence",
-                         "confidence_band", "answered_question", "suggestions"}
+                         "confidence_band", "answered_question", "suggestions", "hint"}
     assert data["embedder"] == answerer.index.embedder_label
     assert set(data["answers"][0]) >= {
         "quote",
@@ -203,3 +206,33 @@ def test_a_figure_keeps_the_word_that_qualifies_it(quote: str, span: tuple[int, 
 def test_the_first_answer_does_not_depend_on_how_many_are_asked_for(answerer: Answerer, question: str) -> None:
     first = [answerer.ask(question, top=top).answers[:1] for top in (1, 3, 5)]
     assert first[0] == first[1] == first[2]
+
+
+def test_a_file_without_full_stops_is_answered_with_the_line_that_holds_the_figure(tmp_path: Path) -> None:
+    corpus = tmp_path / "corpus"
+    corpus.mkdir()
+    lines = [f"江北区第{i}项经济指标为{7 * i}亿元，同比增长{i % 9 + 1}个百分点" for i in range(1, 301)]
+    (corpus / "records.txt").write_text("\n".join(lines) + "\n", encoding="utf-8")
+    index = build_index(corpus, tmp_path / "index", "offline")
+    result = Answerer(index).ask("江北区第17项经济指标为多少")
+    assert not result.abstained
+    best = result.answers[0]
+    assert best.quote == lines[16]  # the line itself, not the whole file
+    assert best.answer == "119亿元"
+    check_answer(best, index)
+
+
+@pytest.mark.parametrize("question", ["a", "A", "one", "a+", "区", "谁", "是吗", "what is it?"])
+def test_a_question_with_no_chinese_content_word_is_refused_with_the_hint(
+    offline_index: LoadedIndex, question: str
+) -> None:
+    result = Answerer(offline_index).ask(question)
+    assert result.abstained and result.answers == [] and result.confidence == 0.0
+    assert result.hint == NOT_A_QUESTION_HINT
+    assert result.to_dict()["hint"] == NOT_A_QUESTION_HINT
+
+
+@pytest.mark.parametrize("question", ["江北区有几所大学", "什么是GDP", "2023年江北区生产总值是多少"])
+def test_a_chinese_question_gets_no_hint(offline_index: LoadedIndex, question: str) -> None:
+    assert has_content_word(question)
+    assert Answerer(offline_index).ask(question).hint is None

@@ -260,6 +260,6 @@ def test_health_names_the_reader(reader: NeuralReader, corpus: Path, tmp_path: P
 
     index = build_index(corpus, tmp_path / "index", "offline", span_reader=reader.name)
     assert recorded_reader(index.manifest) == reader.name
-    assert TestClient(create_app(index, reader=reader)).get("/api/health").json()["reader"] == reader.name
-    assert TestClient(create_app(index)).get("/api/health").json()["reader"] == model_version()
+    assert TestClient(create_app(index, reader=reader), base_url="http://127.0.0.1").get("/api/health").json()["reader"] == reader.name
+    assert TestClient(create_app(index), base_url="http://127.0.0.1").get("/api/health").json()["reader"] == model_version()
     assert Answerer(index, reader=reader).reader is reader

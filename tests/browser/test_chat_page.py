@@ -16,6 +16,7 @@ import uvicorn
 from fastapi import FastAPI
 
 from jbqa.answerer import Answerer
+from jbqa.answerer.question import NOT_A_QUESTION_HINT
 from jbqa.index.store import LoadedIndex, build_index
 from jbqa.server.main import create_app
 
@@ -473,6 +474,14 @@ def test_markup_in_a_question_is_shown_as_text(open_chat: OpenChat, base_url: st
     expect(reply).to_have_text(NOT_CHINESE)  # no Chinese in it: the hint, not the plain refusal
     page.wait_for_timeout(300)  # time for an injected onerror handler to fire
     assert page.locator("img").count() == 0
+    watch.assert_clean()
+
+
+def test_a_question_with_no_chinese_word_shows_the_servers_hint(open_chat: OpenChat, base_url: str) -> None:
+    from playwright.sync_api import expect
+
+    page, watch = open_chat(base_url, **DESKTOP)
+    expect(ask(page, "区")).to_have_text(NOT_A_QUESTION_HINT)  # as `jbqa ask 区` says
     watch.assert_clean()
 
 

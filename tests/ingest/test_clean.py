@@ -8,6 +8,7 @@ import pytest
 
 from jbqa.config import BUNDLED_CORPUS
 from jbqa.ingest.clean import Block, clean_document, clean_inline, clean_text, undouble
+from jbqa.ingest.metadata import derive
 from jbqa.ingest.normalize import normalize_chars
 
 CORPUS_FILES = sorted(BUNDLED_CORPUS.glob("*.txt"))
@@ -381,3 +382,20 @@ def test_a_year_alone_on_a_line_is_not_undoubled() -> None:
     # 001_eb47fa1761d187f3.txt, line 11, wrapped at a narrow column.
     raw = "截至\n2020\n年一季度,近480家金融机构聚集江北"
     assert cleaned(raw) == "截至2020年一季度,近480家金融机构聚集江北"
+
+
+def test_control_characters_are_dropped_and_every_offset_stays_exact() -> None:
+    raw = "江北区\x1b[2J\x1b[H金融\x9b中心\x07共\x00有\x7f480家。\n\t第二行\x1b"
+    text, offsets = clean_inline(raw)
+    assert text == "江北区[2J[H金融中心共有480家。第二行"
+    assert all(raw[o] == ch for ch, o in zip(text, offsets, strict=True))
+    blocks = clean_document(raw)
+    assert "".join(b.text for b in blocks) == text
+
+
+def test_a_huge_line_without_a_full_stop_is_running_text_not_a_title() -> None:
+    raw = "江北区指标为1234567890亿元" * 20_000 + "\n"
+    blocks = clean_document(raw)
+    assert [b.kind for b in blocks] == ["text"]
+    title = derive("a.txt", blocks).title
+    assert title is not None and len(title) <= 41  # what every answer from the file cites it by

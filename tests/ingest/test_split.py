@@ -8,8 +8,14 @@ import pytest
 
 from jbqa.config import BUNDLED_CORPUS
 from jbqa.ingest import IngestReport, Passage, Sentence, ingest_corpus
-from jbqa.ingest.clean import CLOSERS, TERMINALS, clean_document, clean_text
-from jbqa.ingest.split import DEFAULT_PASSAGE_CHARS, LineIndex, sentence_bounds, split_passages
+from jbqa.ingest.clean import CLOSERS, TERMINALS, clean_document, clean_inline, clean_text
+from jbqa.ingest.split import (
+    DEFAULT_PASSAGE_CHARS,
+    MAX_SENTENCE_CHARS,
+    LineIndex,
+    sentence_bounds,
+    split_passages,
+)
 
 
 @pytest.fixture(scope="module")
@@ -157,6 +163,56 @@ def test_line_index_numbers_lines_from_one() -> None:
     assert lines.line(raw.index("第四")) == 4
     for offset in range(len(raw)):
         assert lines.line(offset) == line_of(raw, offset)
+
+
+# --- text without full stops ------------------------------------------------------------------
+
+
+def records(count: int) -> str:
+    """Lines that each hold one figure and no full stop (a table flattened to text)."""
+    return "\n".join(f"江北区第{i}项经济指标为{7 * i}亿元，同比增长{i % 9 + 1}个百分点" for i in range(1, count + 1)) + "\n"
+
+
+def split_raw(raw: str) -> list[Passage]:
+    passages = split_passages("a.txt", raw, clean_document(raw))
+    for passage in passages:
+        assert len(passage.text) <= max(DEFAULT_PASSAGE_CHARS, MAX_SENTENCE_CHARS)
+        for sentence in passage.sentences:
+            assert sentence.end - sentence.start <= MAX_SENTENCE_CHARS
+            # The quote an answer shows: the raw span cleaned in its file (a part of a line is
+            # undoubled only as its whole line is).
+            assert clean_inline(raw, sentence.char_start, sentence.char_end)[0] == passage.sentence_text(sentence)
+    # Nothing lost but a space between Latin words where one is cut at.
+    assert "".join(p.text for p in passages).replace(" ", "") == "".join(b.text for b in clean_document(raw)).replace(" ", "")
+    return passages
+
+
+def test_lines_without_full_stops_are_sentences_of_their_own() -> None:
+    raw = records(1000)
+    passages = split_raw(raw)
+    sentences = [p.sentence_text(s) for p in passages for s in p.sentences]
+    assert sentences == raw.splitlines()
+    assert len(passages) > 100
+
+
+def test_a_long_line_without_full_stops_is_cut_at_its_commas_then_by_length() -> None:
+    clauses = [f"第{i}项指标为{7 * i}亿元" for i in range(1, 400)]
+    raw = "，".join(clauses) + "\n"
+    sentences = [p.sentence_text(s) for p in split_raw(raw) for s in p.sentences]
+    assert all(s.endswith("，") or s == sentences[-1] for s in sentences)  # cut after a comma, nowhere else
+    assert len(sentences) < len(clauses) / 5  # clauses that fit together stay together
+
+    raw = "江北区指标为1234567890亿元" * 20_000  # one line of 360,000 characters with no mark at all
+    sentences = [p.sentence_text(s) for p in split_raw(raw) for s in p.sentences]
+    assert len(sentences) >= len(raw) / MAX_SENTENCE_CHARS
+    assert all(not (a[-1].isdigit() and b[0].isdigit()) for a, b in zip(sentences, sentences[1:]))  # no figure cut
+
+
+def test_a_latin_run_without_marks_is_cut_between_words_not_inside_them() -> None:
+    raw = " ".join(["alpha", "beta", "gamma"] * 200) + "\n"
+    sentences = [p.sentence_text(s) for p in split_raw(raw) for s in p.sentences]
+    assert len(sentences) > 1
+    assert {w for s in sentences for w in s.split()} == {"alpha", "beta", "gamma"}
 
 
 # --- the Passage record --------------------------------------------------------------------------

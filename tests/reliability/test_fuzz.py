@@ -120,7 +120,7 @@ def _hypothesis_home(tmp_path_factory: pytest.TempPathFactory) -> Iterator[None]
 
 @pytest.fixture(scope="module")
 def client(offline_index: LoadedIndex) -> Iterator[TestClient]:
-    with TestClient(create_app(offline_index), raise_server_exceptions=False) as c:
+    with TestClient(create_app(offline_index), raise_server_exceptions=False, base_url="http://127.0.0.1") as c:
         yield c
 
 

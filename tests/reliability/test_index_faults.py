@@ -636,3 +636,33 @@ def test_a_read_only_index_folder_never_blocks_later_builds(jbqa: str, small_cor
         for folder in tmp_path.rglob("*"):
             if folder.is_dir() and not folder.is_symlink():
                 folder.chmod(0o755)
+
+
+def _cli_build_fails_at_once(jbqa: str, index_dir: Path, small_corpus: Path, env: dict[str, str]) -> str:
+    started = time.monotonic()
+    done = subprocess.run(
+        [jbqa, "build", "--corpus", str(small_corpus), "--index", str(index_dir), "--embedder", "offline"],
+        capture_output=True, text=True, env=env, timeout=60,
+    )
+    assert time.monotonic() - started < 30  # generous: the process start and imports; it used to spin for ever
+    assert done.returncode != 0
+    lines = done.stderr.strip().splitlines()
+    assert lines[-1].startswith("Error: ") and "Traceback" not in done.stderr, done.stderr
+    return lines[-1]
+
+
+def test_a_lock_file_that_is_a_dangling_link_fails_the_build_in_one_line(
+    small_corpus: Path, tmp_path: Path, jbqa: str
+) -> None:
+    (tmp_path / ".myidx.lock").symlink_to(tmp_path / "nonexistent")
+    line = _cli_build_fails_at_once(jbqa, tmp_path / "myidx", small_corpus, child_env())
+    assert str(tmp_path / ".myidx.lock") in line and "link" in line
+    assert not (tmp_path / "myidx").exists()
+
+
+@pytest.mark.skipif(not Path("/proc/self").is_dir(), reason="needs /proc")
+def test_an_index_in_a_folder_where_no_file_can_be_made_fails_in_one_line(
+    small_corpus: Path, jbqa: str
+) -> None:
+    line = _cli_build_fails_at_once(jbqa, Path("/proc/jbqa_x"), small_corpus, child_env())
+    assert "/proc/.jbqa_x.lock" in line

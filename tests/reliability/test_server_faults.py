@@ -23,7 +23,7 @@ import jbqa.server.main
 from jbqa.answerer import MAX_QUESTION_CHARS, Answerer
 from jbqa.index.store import LoadedIndex
 from jbqa.server.config import Settings
-from jbqa.server.main import KEEP_ALIVE_SECONDS, LIMIT_CONNECTIONS, create_app
+from jbqa.server.main import ANSWER_THREADS, KEEP_ALIVE_SECONDS, LIMIT_CONNECTIONS, create_app
 from jbqa.server.protocol import REQUEST_READ_SECONDS, DeadlineH11Protocol
 
 QUESTION = "江北区金融机构有多少家"
@@ -63,21 +63,28 @@ class SlowAnswerer:
         self.calls = 0
         self._lock = threading.Lock()
 
+        self.running = 0  # inside ask() now
+        self.most_running = 0
+
     def ask(self, question: str, top: int = 3) -> Any:
         with self._lock:
             self.calls += 1
+            self.running += 1
+            self.most_running = max(self.most_running, self.running)
         self.started.release()
         self.release.wait(SLOW_SECONDS)
         try:
             return self.real.ask(question, top)
         finally:
+            with self._lock:
+                self.running -= 1
             self.finished.release()
 
 
 @pytest.fixture
 def slow_client(offline_index: LoadedIndex) -> Iterator[tuple[TestClient, SlowAnswerer]]:
     app = create_app(offline_index, Settings(ask_timeout_seconds=TIMEOUT_SECONDS))
-    with TestClient(app) as client:
+    with TestClient(app, base_url="http://127.0.0.1") as client:
         slow = SlowAnswerer(app.state.answerer)
         app.state.answerer = slow
         try:
@@ -118,6 +125,23 @@ def test_slow_answers_time_out_side_by_side_not_one_after_another(
     assert elapsed < SLOW_SECONDS  # serially this would take requests * TIMEOUT_SECONDS = 3 s
 
 
+def test_timed_out_answers_never_run_more_at_once_than_the_answer_threads(
+    slow_client: tuple[TestClient, SlowAnswerer],
+) -> None:
+    client, slow = slow_client
+    requests = 20
+    with ThreadPoolExecutor(requests) as pool:
+        responses = list(pool.map(lambda _: client.post("/api/ask", json={"question": QUESTION}), range(requests)))
+    assert [r.status_code for r in responses] == [503] * requests
+    time.sleep(TIMEOUT_SECONDS)  # long enough for answers given up on to start, were they let
+    busy = slow.running  # answers still being worked out after every request has had its 503
+    assert 1 <= busy <= ANSWER_THREADS
+    assert slow.most_running <= ANSWER_THREADS  # a timed-out answer keeps its thread's place until it ends
+    assert slow.calls < requests  # an answer whose request gave up before it had a place never starts
+    slow.release.set()
+    assert client.post("/api/ask", json={"question": QUESTION}).status_code == 200  # the places come back
+
+
 def test_an_answer_within_the_timeout_is_served(slow_client: tuple[TestClient, SlowAnswerer]) -> None:
     client, slow = slow_client
     slow.release.set()  # from now on the answerer is as fast as the real one
@@ -127,13 +151,13 @@ def test_an_answer_within_the_timeout_is_served(slow_client: tuple[TestClient, S
 
 
 def test_the_default_timeout_does_not_cut_real_answers(offline_index: LoadedIndex) -> None:
-    with TestClient(create_app(offline_index)) as client:
+    with TestClient(create_app(offline_index), base_url="http://127.0.0.1") as client:
         for question in (QUESTION, "江北区有几所大学", "问" * MAX_QUESTION_CHARS):
             assert client.post("/api/ask", json={"question": question}).status_code == 200
 
 
 def test_the_timeout_is_documented_in_the_api_schema(offline_index: LoadedIndex) -> None:
-    with TestClient(create_app(offline_index)) as client:
+    with TestClient(create_app(offline_index), base_url="http://127.0.0.1") as client:
         responses = client.get("/openapi.json").json()["paths"]["/api/ask"]["post"]["responses"]
     assert {"413", "422", "503"} <= set(responses)
 

@@ -20,6 +20,7 @@ from starlette.types import Message
 
 from jbqa.answerer import Answerer
 from jbqa.answerer.model import model_version
+from jbqa.answerer.question import NOT_A_QUESTION_HINT
 from jbqa.cli import main as jbqa_main
 from jbqa.index.store import LoadedIndex
 from jbqa.server.config import Settings
@@ -31,7 +32,7 @@ LIMIT = 16 * 1024
 
 @pytest.fixture(scope="module")
 def client(offline_index: LoadedIndex) -> Iterator[TestClient]:
-    with TestClient(create_app(offline_index, Settings(max_body_bytes=LIMIT))) as c:
+    with TestClient(create_app(offline_index, Settings(max_body_bytes=LIMIT)), base_url="http://127.0.0.1") as c:
         yield c
 
 
@@ -81,6 +82,16 @@ def test_ask_abstains_and_echoes_markup_as_plain_json(client: TestClient) -> Non
     assert data["abstained"] is True
     assert data["answers"] == []
     assert data["question"] == question
+
+
+def test_ask_a_question_with_no_chinese_word_returns_the_hint_the_page_shows(client: TestClient) -> None:
+    for question in ("a", "区"):
+        data = client.post("/api/ask", json={"question": question}).json()
+        assert data["abstained"] is True and data["answers"] == [] and data["confidence"] == 0
+        assert data["hint"] == NOT_A_QUESTION_HINT
+    assert client.post("/api/ask", json={"question": QUESTION}).json()["hint"] is None
+    script = client.get("/static/app.js").text
+    assert "data.hint" in script  # the page shows the server's hint in place of its own refusal
 
 
 # --- bad input ---------------------------------------------------------------------------------
@@ -167,7 +178,7 @@ def test_an_internal_error_is_a_json_500_without_trace(offline_index: LoadedInde
             raise RuntimeError("boom at /secret/path")
 
     app = create_app(offline_index)
-    with TestClient(app, raise_server_exceptions=False) as c:
+    with TestClient(app, raise_server_exceptions=False, base_url="http://127.0.0.1") as c:
         app.state.answerer = Broken()
         response = c.post("/api/ask", json={"question": QUESTION})
     assert response.status_code == 500
@@ -188,7 +199,7 @@ def test_a_slow_answer_does_not_block_other_requests(offline_index: LoadedIndex)
             release.wait(10)
             return self.real.ask(question, top)
 
-    with TestClient(app) as c, ThreadPoolExecutor(1) as pool:
+    with TestClient(app, base_url="http://127.0.0.1") as c, ThreadPoolExecutor(1) as pool:
         app.state.answerer = Slow(app.state.answerer)
         pending = pool.submit(c.post, "/api/ask", json={"question": QUESTION})
         assert entered.wait(10)
@@ -293,7 +304,7 @@ async def _raw_get(app: FastAPI, raw_path: str) -> int:
         "raw_path": raw_path.encode(),
         "root_path": "",
         "query_string": b"",
-        "headers": [(b"host", b"testserver")],
+        "headers": [(b"host", b"127.0.0.1")],
         "client": ("127.0.0.1", 1),
         "server": ("testserver", 80),
     }

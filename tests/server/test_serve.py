@@ -94,3 +94,22 @@ def test_jbqa_serve_answers_over_http(jbqa: str, tmp_path: Path) -> None:
     output = log.read_text(errors="replace")
     assert "offline" in output  # the embedder in use is reported at start
     assert "Traceback" not in output
+
+
+@pytest.mark.parametrize(
+    ("variable", "value"),
+    [("JBQA_MAX_BODY_BYTES", "abc"), ("JBQA_MAX_BODY_BYTES", "0"), ("JBQA_ASK_TIMEOUT", "-1"),
+     ("JBQA_ASK_TIMEOUT", "nan")],
+)
+def test_a_bad_setting_is_one_line_naming_it_before_the_index_loads(
+    jbqa: str, tmp_path: Path, variable: str, value: str
+) -> None:
+    env = {**os.environ, "HF_HUB_OFFLINE": "1", variable: value}
+    done = subprocess.run(
+        [jbqa, "serve", "--index", str(tmp_path / "no-index"), "--port", str(_free_port())],
+        capture_output=True, text=True, env=env, timeout=60,
+    )
+    assert done.returncode != 0
+    lines = done.stderr.strip().splitlines()
+    assert len(lines) == 1, done.stderr  # no traceback, and nothing about the index: it was not opened
+    assert lines[0].startswith(f"Error: {variable}='{value}' is not valid: it takes ")
