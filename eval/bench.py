@@ -196,12 +196,6 @@ def bench_ask(index_dir: Path, items: list[GoldItem], reader: str | None = None)
     return summary, answerer.index
 
 
-def trained_neural_reader() -> bool:
-    from jbqa.answerer.neural import TRAINED_DIR, TRAINED_RECORD
-
-    return (TRAINED_DIR / TRAINED_RECORD).is_file()
-
-
 def bench_peer(passages: list[Any], items: list[GoldItem]) -> dict[str, Any]:
     """A plain peer: jieba.lcut tokens, bm25s.BM25 with default parameters, top-1 passage per question."""
     import bm25s
@@ -604,6 +598,7 @@ def run_benchmark(
     *,
     squad: Path | None = None,
     holdout_every: int = 2,
+    neural: bool = False,
     gold: Path = DEFAULT_GOLD,
     seed: int = DEFAULT_SEED,
     build_repeats: int = BUILD_REPEATS,
@@ -614,7 +609,8 @@ def run_benchmark(
 
     `scale` > 0 also builds a synthetic corpus of about that many passages; `scale_factory`
     overrides the FAISS factory chosen for it (default: `index.dense.choose_factory`). `squad`
-    also measures asking a SQuAD-format file's questions of its own contexts (`bench_squad`).
+    also measures asking a SQuAD-format file's questions of its own contexts (`bench_squad`);
+    `neural` also times the gold questions with the trained neural reader.
     """
     if scale < 0:
         raise ValueError(f"scale must be 0 or positive, got {scale}")
@@ -628,7 +624,7 @@ def run_benchmark(
         result["build"] = bench_build(BUNDLED_CORPUS, workdir / "bundled", build_repeats)
         log(f"[2/{steps}] asking {len(items)} gold questions ...")
         result["ask"], index = bench_ask(Path(result["build"].pop("index_dir")), items)
-        if trained_neural_reader():
+        if neural:
             log(f"[2/{steps}] asking {len(items)} gold questions with the neural reader ...")
             result["ask_neural"], _ = bench_ask(index.directory, items, reader="neural")
         log(f"[3/{steps}] peer: {PEER_NAME} ...")

@@ -268,13 +268,14 @@ def serve(index_dir: Path | None, host: str, port: int, reader_name: str | None)
               help="Also time asking a SQuAD-format file's questions of its own contexts (as eval --squad).")
 @click.option("--holdout-every", type=click.IntRange(0), default=2, show_default=True,
               help="With --squad: leave every K-th context out of the corpus.")
-def bench(output: Path | None, scale: int, squad: Path | None, holdout_every: int) -> None:
+@click.option("--neural", is_flag=True, help="Also time the gold questions with the trained neural reader.")
+def bench(output: Path | None, scale: int, squad: Path | None, holdout_every: int, neural: bool) -> None:
     """Benchmark build and ask speed against a plain jieba + bm25s peer."""
     from jbqa.eval.bench import run_benchmark
     from jbqa.eval.squad import SquadFormatError
 
     try:
-        run_benchmark(output=output, scale=scale, squad=squad, holdout_every=holdout_every)
+        run_benchmark(output=output, scale=scale, squad=squad, holdout_every=holdout_every, neural=neural)
     except SquadFormatError as exc:
         raise click.ClickException(str(exc)) from exc
 
