@@ -52,10 +52,13 @@ def load_neural_reader(name_or_path: str | None) -> NeuralReader | None:
         raise click.ClickException(str(exc)) from exc
 
 
-def reader_for(index: LoadedIndex, chosen: NeuralReader | None) -> NeuralReader | None:
-    """The reader chosen on the command line, else the one the index was built with."""
-    from jbqa.answerer.neural import recorded_reader
+def reader_for(index: LoadedIndex, chosen: NeuralReader | None, name: str | None) -> NeuralReader | None:
+    """The reader chosen on the command line (`name`; 'light' is the light reader), else the one the
+    index was built with."""
+    from jbqa.answerer.neural import LIGHT, recorded_reader
 
+    if name == LIGHT:
+        return None
     return chosen or load_neural_reader(recorded_reader(index.manifest))
 
 
@@ -147,7 +150,7 @@ def ask(question: str, index_dir: Path | None, top: int, as_json: bool, reader_n
         validate_question(question)  # before any index is opened or built
         reader = load_neural_reader(reader_name)
         index = open_index(index_dir, reader=reader)
-        result = Answerer(index, reader=reader_for(index, reader)).ask(question, top=top)
+        result = Answerer(index, reader=reader_for(index, reader, reader_name)).ask(question, top=top)
     except QuestionError as exc:
         raise click.ClickException(str(exc)) from exc
     if as_json:
@@ -213,10 +216,10 @@ def eval_command(
         except (SquadFormatError, EmbedderUnavailable) as exc:
             raise click.ClickException(str(exc)) from exc
         index = open_index(data.index)
-        answerer, items = Answerer(index, reader=reader_for(index, reader)), data.items
+        answerer, items = Answerer(index, reader=reader_for(index, reader, reader_name)), data.items
     else:
         index = open_index(index_dir, reader=reader)
-        answerer = Answerer(index, reader=reader_for(index, reader))
+        answerer = Answerer(index, reader=reader_for(index, reader, reader_name))
         try:
             items = load_gold(gold or DEFAULT_GOLD)[:limit]
         except ValueError as exc:
@@ -253,7 +256,7 @@ def serve(index_dir: Path | None, host: str, port: int, reader_name: str | None)
         raise click.ClickException(str(exc)) from exc
     chosen = load_neural_reader(reader_name)
     index = open_index(index_dir, reader=chosen)
-    reader = reader_for(index, chosen)
+    reader = reader_for(index, chosen, reader_name)
     click.echo(f"Starting server on http://{host}:{port} with {len(index.passages)} passages, embedder {index.embedder_label}"
                + (f", reader {reader.name}" if reader else ""), err=True)
     run(index, host=host, port=port, reader=reader, settings=settings)

@@ -234,6 +234,14 @@ def test_build_records_the_reader_and_ask_marks_its_spans(
             found = reader.read(question, [quote])[0]
             assert found is not None and (found.start, found.end) == (start, end)  # the neural span
 
+    # --reader light overrides the recorded reader: the light reader's own spans.
+    from jbqa.answerer import Answerer
+    from jbqa.index.store import load_index
+
+    light = Answerer(load_index(index_dir)).ask(QUESTIONS[0]).to_dict()["answers"]
+    asked = _answers(run("ask", QUESTIONS[0], "--index", str(index_dir), "--json", "--reader", "light"))
+    assert [(a["answer_start"], a["answer_end"]) for a in asked] == [(a["answer_start"], a["answer_end"]) for a in light]
+
 
 @pytest.mark.slow
 def test_ask_reader_overrides_an_index_built_with_the_light_reader(
