@@ -13,7 +13,7 @@ import json
 import threading
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
@@ -52,15 +52,31 @@ def _one_line(exc: BaseException) -> str:
 
 @contextmanager
 def quiet_loading() -> Iterator[None]:
-    """No transformers load report (missing and unexpected weights) while a model loads: the caller checks them."""
+    """No transformers load report (missing and unexpected weights) nor progress bars while a model
+    loads: the caller checks the weights and says what matters in one line."""
     from transformers.utils import logging as hf_logging
 
-    verbosity = hf_logging.get_verbosity()
+    verbosity, bars = hf_logging.get_verbosity(), hf_logging.is_progress_bar_enabled()
     hf_logging.set_verbosity_error()
+    hf_logging.disable_progress_bar()
     try:
         yield
     finally:
         hf_logging.set_verbosity(verbosity)
+        if bars:
+            hf_logging.enable_progress_bar()
+
+
+def window_of(sentence: str, previous: str, following: str, limit: int) -> tuple[str, int]:
+    """A sentence with its next and then its previous neighbour added, each while the whole stays
+    within `limit` characters, as the trained reader's windows were cut (`neural_training.grow`):
+    (window, where the sentence starts in it)."""
+    window = sentence
+    if following and len(window) + len(following) <= limit:
+        window += following
+    if previous and len(window) + len(previous) <= limit:
+        return previous + window, len(previous)
+    return window, 0
 
 
 class NeuralReader:
@@ -103,22 +119,15 @@ class NeuralReader:
     def _load(self, source: str, local_files_only: bool, what: str) -> None:
         import torch
         from transformers import AutoModelForQuestionAnswering, AutoTokenizer
-        from transformers.utils import logging as hf_logging
 
-        verbosity, bars = hf_logging.get_verbosity(), hf_logging.is_progress_bar_enabled()
-        hf_logging.set_verbosity_error()  # the checks below say what matters in one line
-        hf_logging.disable_progress_bar()
         try:
-            model, info = AutoModelForQuestionAnswering.from_pretrained(
-                source, local_files_only=local_files_only, output_loading_info=True
-            )
-            tokenizer = AutoTokenizer.from_pretrained(source, local_files_only=local_files_only)
+            with quiet_loading():  # the checks below say what matters in one line
+                model, info = AutoModelForQuestionAnswering.from_pretrained(
+                    source, local_files_only=local_files_only, output_loading_info=True
+                )
+                tokenizer = AutoTokenizer.from_pretrained(source, local_files_only=local_files_only)
         except Exception as exc:  # noqa: BLE001 - any failure to load is reported the same way
             raise ReaderUnavailable(f"cannot load {what}: {_one_line(exc)}; {_FIX}") from exc
-        finally:
-            hf_logging.set_verbosity(verbosity)
-            if bars:
-                hf_logging.enable_progress_bar()
         missing = sorted(info.get("missing_keys") or ())
         if missing:
             raise ReaderUnavailable(
@@ -136,7 +145,7 @@ class NeuralReader:
         from transformers import AutoTokenizer, BertForQuestionAnswering
 
         from jbqa.index.e5 import ensure_model, made_from
-        from jbqa.index.embedders import EmbedderUnavailable, quiet_transformers
+        from jbqa.index.embedders import EmbedderUnavailable
 
         what = f"neural reader {self.name}"
         try:
@@ -149,12 +158,13 @@ class NeuralReader:
             base = ensure_model(packed)
         except EmbedderUnavailable as exc:
             raise ReaderUnavailable(f"{what} needs the base model: {exc}") from exc
-        if made_from(base) != record.get("base_sha256"):
+        made = made_from(base)
+        if made != record.get("base_sha256"):
             raise ReaderUnavailable(f"{what} was trained over the base file with SHA-256 {record.get('base_sha256')}, "
-                                    f"not {made_from(base)}; retrain it with jbqa train --reader neural")
-        quiet_transformers()
+                                    f"not {made}; retrain it with jbqa train --reader neural")
         with quiet_loading():  # the base has no span head yet: the weights below give it
             model = BertForQuestionAnswering.from_pretrained(str(base))
+            tokenizer = AutoTokenizer.from_pretrained(str(base))
         missing, unexpected = model.load_state_dict({k: v.float() for k, v in state.items()}, strict=False)
         if unexpected or any(k.startswith("qa_outputs") for k in missing):
             raise ReaderUnavailable(f"{what} does not fit the base model (unexpected weights: {unexpected[:3]})")
@@ -165,7 +175,7 @@ class NeuralReader:
         margin = record.get("no_answer_margin")
         self.no_answer_margin = float(margin) if isinstance(margin, (int, float)) else None
         self.marks_spans = bool(record.get("marks_spans", True))
-        self._ready(model, AutoTokenizer.from_pretrained(str(base)), torch, what,
+        self._ready(model, tokenizer, torch, what,
                     int(record.get("max_length", MAX_SEQUENCE_TOKENS)))
 
     def _ready(self, model: Any, tokenizer: Any, torch: Any, what: str, max_length: int = MAX_SEQUENCE_TOKENS
@@ -216,21 +226,19 @@ class NeuralReader:
                 output = self.model(**encoded)
         starts = output.start_logits.float().numpy()
         ends = output.end_logits.float().numpy()
+        nulls = [float("-inf")] * len(texts)
         for k, window in enumerate(windows):
             i = readable[int(window)]
+            nulls[i] = max(nulls[i], float(starts[k][0] + ends[k][0]))
             found = self._best_span(starts[k], ends[k], offsets[k], sequence_ids[k], within[i] if within else None)
             best = results[i]
-            null = float(starts[k][0] + ends[k][0])
             if found is not None and (best is None or found.score > best.score):
-                results[i] = SpanPrediction(found.start, found.end, found.score,
-                                            max(null, best.null_score or null) if best else null)
-        return results
+                results[i] = found
+        return [replace(r, null_score=nulls[i]) if r else None for i, r in enumerate(results)]
 
     def read_quote(self, question: str, quote: str, previous: str, following: str) -> SpanPrediction | None:
         """The best span of `quote`, read with its neighbouring sentences as context when the reader
         was trained so; offsets in `quote`."""
-        from jbqa.answerer.neural_training import window_of
-
         window, at = window_of(quote, previous, following, self.window_chars)
         found = self.read(question, [window], within=[(at, at + len(quote))])[0]
         if found is None:

@@ -54,7 +54,6 @@ class Example:
     answer_start: int  # character offsets in `window`; -1: the window does not answer
     answer_end: int
     answers: tuple[str, ...]
-    group: str  # the article: examples of one article stay on one side of a split
 
 
 @dataclass
@@ -72,22 +71,12 @@ class Encoded:
 def grow(sentences: Sequence[tuple[int, int]], lo: int, hi: int, limit: int) -> tuple[int, int]:
     """Sentences lo..hi (indexes into `sentences`, (start, end) spans) with the next one and then the
     previous one added, each while the whole stays within `limit` characters: the window's span.
-    The reader reads the same at answer time (`window_of`)."""
+    The reader reads the same at answer time (`jbqa.answerer.neural.window_of`)."""
     if hi + 1 < len(sentences) and sentences[hi + 1][1] - sentences[lo][0] <= limit:
         hi += 1
     if lo > 0 and sentences[hi][1] - sentences[lo - 1][0] <= limit:
         lo -= 1
     return sentences[lo][0], sentences[hi][1]
-
-
-def window_of(sentence: str, previous: str, following: str, limit: int) -> tuple[str, int]:
-    """A sentence with its neighbours as `grow` adds them: (window, where the sentence starts in it)."""
-    window = sentence
-    if following and len(window) + len(following) <= limit:
-        window += following
-    if previous and len(window) + len(previous) <= limit:
-        return previous + window, len(previous)
-    return window, 0
 
 
 def examples_of(contexts: Sequence[SquadContext], config: NeuralConfig) -> list[Example]:
@@ -108,20 +97,19 @@ def examples_of(contexts: Sequence[SquadContext], config: NeuralConfig) -> list[
             asked += 1
             answers = tuple(a.text for a in q.answers)
             start, end = located[0]
-            window = _window_around(text, sentences, start, end, config.window_chars)
+            window = _window_around(sentences, start, end, config.window_chars)
             if window is not None:
                 a, b = window
-                out.append(Example(q.question, text[a:b], start - a, end - a, answers, c.title or c.id))
+                out.append(Example(q.question, text[a:b], start - a, end - a, answers))
             if rng.random() < config.negatives_per_question:
                 negative = _window_without(sentences, located, config.window_chars, rng)
                 if negative is not None:
                     a, b = negative
-                    out.append(Example(q.question, text[a:b], -1, -1, answers, c.title or c.id))
+                    out.append(Example(q.question, text[a:b], -1, -1, answers))
     return out
 
 
-def _window_around(text: str, sentences: list[tuple[int, int]], start: int, end: int, limit: int
-                   ) -> tuple[int, int] | None:
+def _window_around(sentences: list[tuple[int, int]], start: int, end: int, limit: int) -> tuple[int, int] | None:
     """The sentences covering [start, end), grown with neighbours up to `limit` characters."""
     inside = [k for k, (a, b) in enumerate(sentences) if a < end and b > start]
     return grow(sentences, inside[0], inside[-1], limit) if inside else None
@@ -316,16 +304,6 @@ def read_encoded(model: Any, data: Encoded, batch_size: int = 64) -> list[Readin
     return readings
 
 
-def char_f1(prediction: str, answer: str) -> float:
-    from collections import Counter
-
-    common = sum((Counter(prediction) & Counter(answer)).values())
-    if not common:
-        return 0.0
-    p, r = common / len(prediction), common / len(answer)
-    return 2 * p * r / (p + r)
-
-
 GATE_PERCENTILE = 3.0  # the no-answer margin below which answers are refused lets this share of answers go
 
 
@@ -333,6 +311,8 @@ def evaluate(model: Any, data: Encoded) -> tuple[dict[str, float], list[float]]:
     """Span F1 and exact match on the answering windows; how well span - null score tells the
     answering windows from the others (ROC AUC); and that margin of each answering window."""
     from sklearn.metrics import roc_auc_score
+
+    from jbqa.answerer.training import char_f1
 
     readings = read_encoded(model, data)
     f1, em, margin, answering = [], [], [], []

@@ -10,8 +10,8 @@ import pytest
 from tiny_e5 import write_packed
 
 from jbqa.answerer import Answerer, neural_training
-from jbqa.answerer.neural import TRAINED_RECORD, TRAINED_WEIGHTS, NeuralReader, ReaderUnavailable
-from jbqa.answerer.neural_training import NeuralConfig, examples_of, grow, window_of
+from jbqa.answerer.neural import TRAINED_RECORD, TRAINED_WEIGHTS, NeuralReader, ReaderUnavailable, window_of
+from jbqa.answerer.neural_training import NeuralConfig, examples_of, grow
 from jbqa.eval.squad import SquadAnswer, SquadContext, SquadQuestion
 from jbqa.index.store import LoadedIndex
 
