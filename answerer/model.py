@@ -118,40 +118,57 @@ class AbstainModel:
         return {"threshold": self.threshold, **self.report}
 
 
-def _fit_abstain_booster(x: np.ndarray, y: np.ndarray, weights: np.ndarray, seed: int) -> lgb.Booster:
-    data = lgb.Dataset(x, label=y, weight=weights, feature_name=list(ABSTAIN_FEATURES),
+def _fit_abstain_booster(x: np.ndarray, y: np.ndarray, weights: np.ndarray, seed: int,
+                         names: Sequence[str] = ABSTAIN_FEATURES) -> lgb.Booster:
+    data = lgb.Dataset(x, label=y, weight=weights, feature_name=list(names),
                        categorical_feature=["question_word"], free_raw_data=False)
     params = dict(ABSTAIN_PARAMS, seed=seed, bagging_seed=seed, feature_fraction_seed=seed, data_random_seed=seed)
     return lgb.train(params, data, num_boost_round=ABSTAIN_ROUNDS)
 
 
 def fit_abstain(
-    x: np.ndarray, y: np.ndarray, weights: np.ndarray, answerable: np.ndarray, folds: np.ndarray, seed: int
+    x: np.ndarray, y: np.ndarray, weights: np.ndarray, answerable: np.ndarray, folds: np.ndarray, seed: int,
+    names: Sequence[str] = ABSTAIN_FEATURES, groups: np.ndarray | None = None,
 ) -> tuple[AbstainModel, np.ndarray]:
     """Fit "the best answer is right" (rows of out-of-fold scores). The threshold and the report come
     from probabilities that are out of fold too, each fold's from a model fitted on the others: the
     highest threshold that refuses at most MAX_REFUSED_ANSWERABLE of the answerable questions.
-    Returns the model (fitted on every row) and those out-of-fold probabilities."""
+    `groups`: a question's number for each row when a question has several rows (candidates), of
+    which the most probable is its answer; by default every row is a question of its own.
+    Returns the model (fitted on every row) and those out-of-fold probabilities (of every row)."""
     p = np.zeros(len(y))
     for fold in np.unique(folds):
         inside = folds == fold
-        p[inside] = _fit_abstain_booster(x[~inside], y[~inside], weights[~inside], seed).predict(x[inside])
-    booster = _fit_abstain_booster(x, y, weights, seed)
-    ordered = np.sort(p[answerable])
+        p[inside] = _fit_abstain_booster(x[~inside], y[~inside], weights[~inside], seed, names).predict(x[inside])
+    booster = _fit_abstain_booster(x, y, weights, seed, names)
+    chosen = np.arange(len(y)) if groups is None else most_probable(p, groups)
+    p_chosen, y_chosen, answerable = p[chosen], y[chosen], answerable[chosen]
+    ordered = np.sort(p_chosen[answerable])
     threshold = float(ordered[int(MAX_REFUSED_ANSWERABLE * len(ordered))]) if len(ordered) else 0.5
     bins = []
     for lo in np.linspace(0, 0.9, 10):
-        inside = (p >= lo) & (p < lo + 0.1)
+        inside = (p_chosen >= lo) & (p_chosen < lo + 0.1)
         if inside.any():
             bins.append({"bin": f"{lo:.1f}-{lo + 0.1:.1f}", "n": int(inside.sum()),
-                         "mean_p": round(float(p[inside].mean()), 3), "share_right": round(float(y[inside].mean()), 3)})
+                         "mean_p": round(float(p_chosen[inside].mean()), 3),
+                         "share_right": round(float(y_chosen[inside].mean()), 3)})
     report = {
         "rows": int(len(y)),
-        "answerable_refused": round(float((p[answerable] < threshold).mean()), 4) if answerable.any() else 0.0,
-        "unanswerable_refused": round(float((p[~answerable] < threshold).mean()), 4) if (~answerable).any() else 0.0,
+        "answerable_refused": round(float((p_chosen[answerable] < threshold).mean()), 4) if answerable.any() else 0.0,
+        "unanswerable_refused": round(float((p_chosen[~answerable] < threshold).mean()), 4)
+        if (~answerable).any() else 0.0,
         "reliability": bins,  # of the out-of-fold probabilities
     }
     return AbstainModel(booster, threshold, report), p
+
+
+def most_probable(p: np.ndarray, groups: np.ndarray) -> np.ndarray:
+    """The row of each group (in order of first appearance) with the highest `p` (the first of ties)."""
+    best: dict[int, int] = {}
+    for row, group in enumerate(groups.tolist()):
+        if group not in best or p[row] > p[best[group]]:
+            best[group] = row
+    return np.array(list(best.values()), dtype=np.int64)
 
 
 @dataclass(frozen=True)

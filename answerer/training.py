@@ -338,23 +338,42 @@ class Outcome:
     right: bool  # the candidate is a sentence of a gold source that holds a gold answer (the label)
     hit: bool  # the candidate holds a gold answer (the quote hit of the evaluation)
     span_f1: float  # CMRC2018 F1 of its best span (0 unless it holds a gold answer)
+    question: str = ""  # what a second reader of the candidate needs: the question as asked,
+    quote: str = ""  # the candidate sentence as the answer quotes it, its neighbours as context,
+    previous: str = ""
+    following: str = ""
+    light_span: tuple[int, int] | None = None  # and the light reader's span in the quote
+    question_id: str = ""
+    position: int = 0  # in the light reader's ranking of the instance's candidates
+    answers: tuple[str, ...] = ()  # normalised
 
 
-def score_out_of_fold(model: ReaderModel, instance: Instance) -> Outcome:
+def score_out_of_fold(model: ReaderModel, instance: Instance, depth: int = 1) -> list[Outcome]:
+    """The outcomes of the instance's `depth` best-ranked candidates, each scored as if it led (its
+    margin is over the candidate ranked next)."""
     scores = model.rank(instance.features)
-    order = np.argsort(-scores, kind="stable")
-    top = int(order[0])
-    runner_up = float(scores[order[1]]) if len(order) > 1 else None
-    context = instance.candidates[top].context
-    span = model.best_span(instance.q, context.analysis.words)
+    order = [int(i) for i in np.argsort(-scores, kind="stable")]
     answers = list(instance.question.answers)
-    hit = any(a in context.text for a in answers)
-    f1 = span_f1(context.text[span.start : span.end], answers) if span and hit else 0.0
-    return Outcome(
-        instance.question.dataset, instance.environment, _situation(instance), instance.fold, instance.question.weight,
-        abstain_row(instance.features[top], float(scores[top]), runner_up, span),
-        bool(instance.labels[top]), hit, f1,
-    )
+    outcomes = []
+    for position, top in enumerate(order[:depth]):
+        runner_up = float(scores[order[position + 1]]) if position + 1 < len(order) else None
+        context = instance.candidates[top].context
+        span = model.best_span(instance.q, context.analysis.words)
+        hit = any(a in context.text for a in answers)
+        f1 = span_f1(context.text[span.start : span.end], answers) if span and hit else 0.0
+        outcomes.append(Outcome(
+            instance.question.dataset, instance.environment, _situation(instance), instance.fold,
+            instance.question.weight, abstain_row(instance.features[top], float(scores[top]), runner_up, span),
+            bool(instance.labels[top]), hit, f1,
+            instance.question.question, _quote(instance.candidates[top]), context.previous, context.following,
+            (span.start, span.end) if span else None, instance.question.id, position, tuple(answers),
+        ))
+    return outcomes
+
+
+def _quote(candidate: Candidate) -> str:
+    """The candidate's sentence as the answerer quotes it: the passage's text, not normalised."""
+    return candidate.passage.sentence_text(candidate.sentence)
 
 
 def _situation(instance: Instance) -> str:
@@ -405,19 +424,27 @@ def refusals_by_environment(outcomes: list[Outcome], probability: np.ndarray, th
     return report
 
 
+def out_of_fold(data: TrainingData, depth: int = 1) -> list[Outcome]:
+    """Every instance scored by a ranker and span scorer trained on the other fold: the rows the
+    abstain model learns from (the `depth` best-ranked candidates of each, in order)."""
+    outcomes: list[Outcome] = []
+    for fold in (0, 1):
+        ranker = fit_ranker(*_ranker_rows([i for i in data.instances if i.fold != fold]), seed=SEED)
+        spans = fit_ranker(*_span_rows([g for g in data.spans if g.fold != fold]), seed=SEED, spans=True)
+        model = ReaderModel(ranker, spans, None)
+        for instance in data.instances:
+            if instance.fold == fold:
+                outcomes.extend(score_out_of_fold(model, instance, depth))
+    return outcomes
+
+
 def train(data_dir: Path, output: Path, progress: bool = True) -> dict[str, Any]:
     """Train the ranker, span scorer and abstain model; write them with a model card to `output`."""
     random.seed(SEED)
     np.random.seed(SEED)
     with tempfile.TemporaryDirectory(prefix="jbqa-train-") as tmp:
         data, summary = collect(data_dir, Path(tmp), progress)
-    # Out-of-fold rows for the abstain model: each fold scored by a ranker and span scorer of the other.
-    outcomes: list[Outcome] = []
-    for fold in (0, 1):
-        ranker = fit_ranker(*_ranker_rows([i for i in data.instances if i.fold != fold]), seed=SEED)
-        spans = fit_ranker(*_span_rows([g for g in data.spans if g.fold != fold]), seed=SEED, spans=True)
-        model = ReaderModel(ranker, spans, None)
-        outcomes.extend(score_out_of_fold(model, i) for i in data.instances if i.fold == fold)
+    outcomes = out_of_fold(data)
     abstain, probability = fit_abstain(
         np.array([o.row for o in outcomes], np.float32),
         np.array([int(o.situation == "answerable" and o.right) for o in outcomes]),
