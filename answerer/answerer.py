@@ -16,11 +16,12 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from jbqa.answerer.candidates import Candidate, CorpusView, gather
+from jbqa.answerer.combined import DEPTH, candidate_rows, span_row
 from jbqa.answerer.confidence import band
 from jbqa.answerer.features import QuestionTerms, question_terms, sentence_matrix
 from jbqa.answerer.figures import conflicting_figures, figure_in
 from jbqa.answerer.followup import MAX_HISTORY, resolve
-from jbqa.answerer.model import ReaderModel, abstain_row
+from jbqa.answerer.model import AbstainModel, ReaderModel, ScoredSpan, abstain_row
 from jbqa.answerer.paragraphs import Paragraphs
 from jbqa.answerer.question import MAX_QUESTION_CHARS, NOT_A_QUESTION_HINT, has_content_word, validate_question
 from jbqa.answerer.suggest import suggest
@@ -31,7 +32,7 @@ from jbqa.ingest.clean import clean_inline
 from jbqa.ingest.normalize import normalize_chars
 
 if TYPE_CHECKING:
-    from jbqa.answerer.neural import NeuralReader
+    from jbqa.answerer.neural import NeuralReader, SpanPrediction
 
 DEFAULT_TOP = 3
 MAX_TOP = 20
@@ -121,10 +122,14 @@ class Answerer:
         work: the chat page's, not the evaluation's)."""
         self.index = index
         self.model = model or ReaderModel.load()
-        if self.model.abstain is None:
-            raise ValueError("the reader model has no abstain model")
-        self.threshold = self.model.abstain.threshold if threshold is None else threshold
         self.reader = reader
+        # A neural reader with a combined model decides from both readers' scores.
+        self.combined = reader.combined if reader is not None else None
+        abstain = self.combined.answer if self.combined is not None else self.model.abstain
+        if abstain is None:
+            raise ValueError("the reader model has no abstain model")
+        self.abstain: AbstainModel = abstain
+        self.threshold = self.abstain.threshold if threshold is None else threshold
         self.lexicon = lexicon or default_lexicon()
         self.suggest = suggest
         self.view = CorpusView(index, self.lexicon)
@@ -163,12 +168,17 @@ class Answerer:
         features = sentence_matrix(q, [c.context for c in candidates], self.lexicon)
         scores = self.model.rank(features)
         order = [int(i) for i in np.argsort(-scores, kind="stable")]
-        best = self._score(q, candidates, features, scores, order, 0)
+        if self.combined is not None:  # both readers weigh the best quotes
+            best, *others = self._read_best(q, candidates, features, scores, order)
+        else:
+            best, others = self._score(q, candidates, features, scores, order, 0), []
         if best.probability < self.threshold or not best.answers:
             nearest = [candidates[i] for i in order[:SUGGEST_FROM]] if suggesting else []
             return AskResult(question, True, label, confidence=best.probability,
                              suggestions=self._suggestions(q, nearest))
-        chosen = self._diversify(q, candidates, features, scores, order, best, top)
+        if self.combined is None:
+            others = self._runners_up(q, candidates, features, scores, order)
+        chosen = self._diversify(best, others, top)
         answers = [self._answer(s) for s in chosen]
         return AskResult(question, False, label, answers, _conflict(answers), chosen[0].probability)
 
@@ -185,45 +195,82 @@ class Answerer:
 
         return [s for s in suggest((c.context.analysis.words for c in close), answers_with) if s != q.text]
 
+    def _quote(self, q: QuestionTerms, c: Candidate) -> tuple[str, list[int], ScoredSpan | None]:
+        """A candidate's quote, the raw offset of each of its characters, and the light reader's span."""
+        quote, offsets = clean_inline(self.index.sources[c.source], c.sentence.char_start, c.sentence.char_end)
+        return quote, offsets, self.model.best_span(q, c.context.analysis.words)  # the quote is the sentence's text
+
+    def _span(self, quote: str, light: ScoredSpan | None, found: SpanPrediction | None) -> tuple[int, int] | None:
+        """The answer's span in the quote: the neural reader's when it marks spans, else the light reader's."""
+        if self.reader is not None and self.reader.marks_spans:
+            return (found.start, found.end) if found else None
+        return with_qualifier(quote, (light.start, light.end)) if light else None
+
     def _score(
         self, q: QuestionTerms, candidates: list[Candidate], features: np.ndarray, scores: np.ndarray,
         order: list[int], position: int,
     ) -> _Scored:
         """The candidate at `position` of the ranking, with its quote, span and answer probability."""
-        assert self.model.abstain is not None
         i = order[position]
         c = candidates[i]
-        s = c.sentence
-        quote, offsets = clean_inline(self.index.sources[c.source], s.char_start, s.char_end)
-        light = self.model.best_span(q, c.context.analysis.words)  # the quote is the sentence's text
-        span = with_qualifier(quote, (light.start, light.end)) if light else None
-        answers = True
+        quote, offsets, light = self._quote(q, c)
+        # Runners-up are scored as if they led: their margin is over the candidates ranked below them.
+        below = float(scores[order[position + 1]]) if position + 1 < len(order) else None
+        row = abstain_row(features[i], float(scores[i]), below, light)
+        found, answers = None, True
         if self.reader is not None:  # a neural reader marks the span and may say there is none; the light one scores it
             found = self.reader.read_quote(q.text, quote, c.context.previous, c.context.following)
             gate = self.reader.no_answer_margin
             answers = found is not None and (gate is None or found.null_score is None
                                              or found.score - found.null_score >= gate)
-            if self.reader.marks_spans:
-                span = (found.start, found.end) if found else None
-        # Runners-up are scored as if they led: their margin is over the candidates ranked below them.
-        below = float(scores[order[position + 1]]) if position + 1 < len(order) else None
-        row = abstain_row(features[i], float(scores[i]), below, light)
-        return _Scored(c, self.model.abstain.probability(row), quote, offsets, span, answers)
+        return _Scored(c, self.abstain.probability(row), quote, offsets, self._span(quote, light, found), answers)
 
-    def _diversify(
+    def _read_best(
         self, q: QuestionTerms, candidates: list[Candidate], features: np.ndarray, scores: np.ndarray,
-        order: list[int], best: _Scored, top: int,
+        order: list[int],
     ) -> list[_Scored]:
-        """The best candidate and the runners-up whose probability is close to its own, most probable
+        """The light reader's DEPTH best-ranked candidates read by the neural reader in one batch and
+        weighed by the combined model, most probable first, each marked by the reader it prefers."""
+        assert self.reader is not None and self.combined is not None
+        top = order[:DEPTH]
+        quotes = [self._quote(q, candidates[i]) for i in top]
+        found = self.reader.read_quotes(q.text, [(quote, candidates[i].context.previous, candidates[i].context.following)
+                                                 for i, (quote, _, _) in zip(top, quotes, strict=True)])
+        light_rows = [abstain_row(features[i], float(scores[i]),
+                                  float(scores[order[k + 1]]) if k + 1 < len(order) else None, light)
+                      for k, (i, (_, _, light)) in enumerate(zip(top, quotes, strict=True))]
+        light_spans = [(light.start, light.end) if light else None for _, _, light in quotes]
+        probability = self.combined.probabilities(candidate_rows(q.text, light_rows, found, light_spans))
+        scored = []
+        for i, p, (quote, offsets, _), f, row, span in zip(
+                top, probability, quotes, found, light_rows, light_spans, strict=True):
+            if f is not None and (span is None or self.combined.neural_span_wins(span_row(q.text, quote, f, span, row))):
+                marked: tuple[int, int] | None = (f.start, f.end)
+            else:
+                marked = with_qualifier(quote, span) if span else None
+            scored.append(_Scored(candidates[i], float(p), quote, offsets, marked))
+        return sorted(scored, key=lambda s: -s.probability)
+
+    def _runners_up(
+        self, q: QuestionTerms, candidates: list[Candidate], features: np.ndarray, scores: np.ndarray,
+        order: list[int],
+    ) -> list[_Scored]:
+        """The next-ranked candidates scored as the best one is, while they are close to it in ranker score."""
+        scored = []
+        for k in range(1, min(len(order), RUNNERS_UP + 1)):
+            if scores[order[k]] < scores[order[0]] - RUNNER_UP_GAP:
+                break  # too far behind to come close in probability: not worth reading (ranked order)
+            scored.append(self._score(q, candidates, features, scores, order, k))
+        return scored
+
+    def _diversify(self, best: _Scored, others: list[_Scored], top: int) -> list[_Scored]:
+        """The best candidate and the others whose probability is close to its own, most probable
         first, one quote per source before a second from any; no repeated quotes. The pool does not
         depend on `top`, so the first answer is the same however many are asked for."""
         pool = [best]
         quotes = {best.quote}
         floor = max(self.threshold, CONFLICT_MARGIN * best.probability)
-        for k in range(1, min(len(order), RUNNERS_UP + 1)):
-            if scores[order[k]] < scores[order[0]] - RUNNER_UP_GAP:
-                break  # too far behind to come close in probability: not worth reading (ranked order)
-            pick = self._score(q, candidates, features, scores, order, k)
+        for pick in others:
             if pick.probability >= floor and pick.answers and pick.quote not in quotes:
                 quotes.add(pick.quote)
                 pool.append(pick)

@@ -15,11 +15,15 @@ from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, replace
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+from jbqa.answerer import combined
 from jbqa.index.embedders import _hub_unreachable, _in_local_cache
+
+if TYPE_CHECKING:
+    from jbqa.answerer.combined import CombinedModel
 
 LIGHT = "light"
 NEURAL = "neural"
@@ -90,6 +94,7 @@ class NeuralReader:
         self.window_chars = 0  # a quote is read alone, or with its neighbours up to this many characters
         self.no_answer_margin: float | None = None  # a quote whose best span beats no answer by less does not answer
         self.marks_spans = True  # False: the reader only says whether a quote answers; the light reader marks it
+        self.combined: CombinedModel | None = None  # weighs both readers' scores: which quote, whose span, or none
         if name_or_path == TRAINED_NAME:
             name_or_path = str(TRAINED_DIR)
         folder = Path(name_or_path).expanduser()
@@ -175,6 +180,11 @@ class NeuralReader:
         margin = record.get("no_answer_margin")
         self.no_answer_margin = float(margin) if isinstance(margin, (int, float)) else None
         self.marks_spans = bool(record.get("marks_spans", True))
+        try:
+            self.combined = combined.load(folder)
+        except ValueError as exc:
+            raise ReaderUnavailable(f"cannot load {what}'s combined model: {_one_line(exc)}; "
+                                    "refit it with jbqa train --reader neural --combined-only") from exc
         self._ready(model, tokenizer, torch, what,
                     int(record.get("max_length", MAX_SEQUENCE_TOKENS)))
 
@@ -239,11 +249,15 @@ class NeuralReader:
     def read_quote(self, question: str, quote: str, previous: str, following: str) -> SpanPrediction | None:
         """The best span of `quote`, read with its neighbouring sentences as context when the reader
         was trained so; offsets in `quote`."""
-        window, at = window_of(quote, previous, following, self.window_chars)
-        found = self.read(question, [window], within=[(at, at + len(quote))])[0]
-        if found is None:
-            return None
-        return SpanPrediction(found.start - at, found.end - at, found.score, found.null_score)
+        return self.read_quotes(question, [(quote, previous, following)])[0]
+
+    def read_quotes(self, question: str, quotes: Sequence[tuple[str, str, str]]) -> list[SpanPrediction | None]:
+        """`read_quote` of each (quote, previous, following), in one batch."""
+        windows = [window_of(quote, previous, following, self.window_chars) for quote, previous, following in quotes]
+        found = self.read(question, [window for window, _ in windows],
+                          within=[(at, at + len(quote)) for (_, at), (quote, _, _) in zip(windows, quotes, strict=True)])
+        return [SpanPrediction(f.start - at, f.end - at, f.score, f.null_score) if f else None
+                for f, (_, at) in zip(found, windows, strict=True)]
 
     def _best_span(
         self, starts: np.ndarray, ends: np.ndarray, offsets: np.ndarray, sequence_ids: list[int | None],

