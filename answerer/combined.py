@@ -192,10 +192,11 @@ def fit_spans(answers: Sequence[tuple[Outcome, SpanPrediction | None]], seed: in
         params = dict(SPAN_PARAMS, seed=seed, bagging_seed=seed, feature_fraction_seed=seed, data_random_seed=seed)
         return lgb.train(params, data, num_boost_round=SPAN_ROUNDS)
 
-    chosen = np.zeros(len(kept))
+    chosen = light.copy()  # a fold with no other fold to learn from keeps the light spans
     for fold in np.unique(folds):
         inside = folds == fold
-        chosen[inside] = np.where(booster(~inside).predict(x[inside]) > 0, neural[inside], light[inside])
+        if (~inside).any():
+            chosen[inside] = np.where(booster(~inside).predict(x[inside]) > 0, neural[inside], light[inside])
     datasets = np.array([o.dataset for o, _ in kept])
     report = {str(d): {"questions": int((datasets == d).sum()), "light": round(float(light[datasets == d].mean()), 4),
                        "neural": round(float(neural[datasets == d].mean()), 4),
