@@ -196,7 +196,8 @@ def fit_spans(answers: Sequence[tuple[Outcome, SpanPrediction | None]], seed: in
     for fold in np.unique(folds):
         inside = folds == fold
         if (~inside).any():
-            chosen[inside] = np.where(booster(~inside).predict(x[inside]) > 0, neural[inside], light[inside])
+            ahead = np.asarray(booster(~inside).predict(x[inside])) > 0
+            chosen[inside] = np.where(ahead, neural[inside], light[inside])
     datasets = np.array([o.dataset for o, _ in kept])
     report = {str(d): {"questions": int((datasets == d).sum()), "light": round(float(light[datasets == d].mean()), 4),
                        "neural": round(float(neural[datasets == d].mean()), 4),
