@@ -214,9 +214,7 @@ class Answerer:
         i = order[position]
         c = candidates[i]
         quote, offsets, light = self._quote(q, c)
-        # Runners-up are scored as if they led: their margin is over the candidates ranked below them.
-        below = float(scores[order[position + 1]]) if position + 1 < len(order) else None
-        row = abstain_row(features[i], float(scores[i]), below, light)
+        row = _abstain_row(features, scores, order, position, light)
         found, answers = None, True
         if self.reader is not None:  # a neural reader marks the span and may say there is none; the light one scores it
             found = self.reader.read_quote(q.text, quote, c.context.previous, c.context.following)
@@ -236,9 +234,7 @@ class Answerer:
         quotes = [self._quote(q, candidates[i]) for i in top]
         found = self.reader.read_quotes(q.text, [(quote, candidates[i].context.previous, candidates[i].context.following)
                                                  for i, (quote, _, _) in zip(top, quotes, strict=True)])
-        light_rows = [abstain_row(features[i], float(scores[i]),
-                                  float(scores[order[k + 1]]) if k + 1 < len(order) else None, light)
-                      for k, (i, (_, _, light)) in enumerate(zip(top, quotes, strict=True))]
+        light_rows = [_abstain_row(features, scores, order, k, light) for k, (_, _, light) in enumerate(quotes)]
         light_spans = [(light.start, light.end) if light else None for _, _, light in quotes]
         probability = self.combined.probabilities(candidate_rows(q.text, light_rows, found, light_spans))
         scored = []
@@ -309,6 +305,15 @@ class Answerer:
             url=meta.url,
             paragraph=self.paragraphs.number(c.source, sentence.char_start),
         )
+
+
+def _abstain_row(features: np.ndarray, scores: np.ndarray, order: list[int], position: int,
+                 light: ScoredSpan | None) -> list[float]:
+    """The light abstain inputs of the candidate at `position` of the ranking. Runners-up are scored
+    as if they led: their margin is over the candidate ranked right below them."""
+    i = order[position]
+    below = float(scores[order[position + 1]]) if position + 1 < len(order) else None
+    return abstain_row(features[i], float(scores[i]), below, light)
 
 
 # Words that qualify a figure (超480家 is not 480家): part of the answer when they stand right before it.

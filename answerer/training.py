@@ -16,7 +16,7 @@ import json
 import random
 import re
 import tempfile
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -25,7 +25,7 @@ import numpy as np
 
 from jbqa.answerer.candidates import Candidate, CorpusView, gather
 from jbqa.answerer.features import QuestionTerms, question_terms, sentence_matrix
-from jbqa.answerer.model import ReaderModel, abstain_row, fit_abstain, fit_ranker
+from jbqa.answerer.model import AbstainModel, ReaderModel, abstain_row, fit_abstain, fit_ranker
 from jbqa.answerer.span_features import span_candidates, span_matrix
 from jbqa.answerer.terms import TermStats
 from jbqa.config import BUNDLED_CORPUS
@@ -438,6 +438,20 @@ def out_of_fold(data: TrainingData, depth: int = 1) -> list[Outcome]:
     return outcomes
 
 
+def abstain_targets(outcomes: Sequence[Outcome]) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """What `fit_abstain` learns the outcomes by: labels (answerable and right), weights, whether
+    answerable, folds."""
+    return (np.array([int(o.situation == "answerable" and o.right) for o in outcomes]),
+            np.array([o.weight for o in outcomes], np.float32),
+            np.array([o.situation == "answerable" for o in outcomes]),
+            np.array([o.fold for o in outcomes]))
+
+
+def fit_light_abstain(outcomes: Sequence[Outcome], seed: int) -> tuple[AbstainModel, np.ndarray]:
+    """The light reader's abstain model over the outcomes' rows, and its out-of-fold probabilities."""
+    return fit_abstain(np.array([o.row for o in outcomes], np.float32), *abstain_targets(outcomes), seed)
+
+
 def train(data_dir: Path, output: Path, progress: bool = True) -> dict[str, Any]:
     """Train the ranker, span scorer and abstain model; write them with a model card to `output`."""
     random.seed(SEED)
@@ -445,14 +459,7 @@ def train(data_dir: Path, output: Path, progress: bool = True) -> dict[str, Any]
     with tempfile.TemporaryDirectory(prefix="jbqa-train-") as tmp:
         data, summary = collect(data_dir, Path(tmp), progress)
     outcomes = out_of_fold(data)
-    abstain, probability = fit_abstain(
-        np.array([o.row for o in outcomes], np.float32),
-        np.array([int(o.situation == "answerable" and o.right) for o in outcomes]),
-        np.array([o.weight for o in outcomes], np.float32),
-        np.array([o.situation == "answerable" for o in outcomes]),
-        np.array([o.fold for o in outcomes]),
-        SEED,
-    )
+    abstain, probability = fit_light_abstain(outcomes, SEED)
     ranker = fit_ranker(*_ranker_rows(data.instances), seed=SEED)
     spans = fit_ranker(*_span_rows(data.spans), seed=SEED, spans=True)
     model = ReaderModel(ranker, spans, abstain)

@@ -59,25 +59,23 @@ def test_training_twice_gives_the_same_files_and_they_load_over_their_base(
     assert found is not None and 0 <= found.start < found.end <= len(quote) and found.null_score is not None
 
 
-def test_a_reader_trained_over_another_base_is_refused_in_one_line(data: Path, packed: Path, tmp_path: Path) -> None:
-    neural_training.train(data, tmp_path / "r", SMALL_READER, log=lambda line: None, packed=packed)
+def test_a_reader_trained_over_another_base_is_refused_in_one_line(trained_reader: Path, tmp_path: Path) -> None:
     other = tmp_path / "other-q4.bin"
     write_packed(other, layers=2, ffn=96)
     with pytest.raises(ReaderUnavailable, match="trained over the base file") as caught:
-        NeuralReader(str(tmp_path / "r"), base=other)
+        NeuralReader(str(trained_reader), base=other)
     assert "\n" not in str(caught.value)
 
 
 def test_a_quote_the_neural_reader_says_does_not_answer_is_refused(
-    data: Path, packed: Path, tmp_path: Path, offline_index: LoadedIndex
+    trained_reader: Path, packed: Path, offline_index: LoadedIndex
 ) -> None:
-    neural_training.train(data, tmp_path / "r", SMALL_READER, log=lambda line: None, packed=packed)
     question = "江北区金融机构有多少家"
-    record_path = tmp_path / "r" / TRAINED_RECORD
+    record_path = trained_reader / TRAINED_RECORD
     record = json.loads(record_path.read_text(encoding="utf-8"))
     for margin, refused in ((-1e9, False), (1e9, True)):  # every span beats no answer / none does
         record["no_answer_margin"] = margin
         record_path.write_text(json.dumps(record), encoding="utf-8")
-        result = Answerer(offline_index, reader=NeuralReader(str(tmp_path / "r"), base=packed)).ask(question)
+        result = Answerer(offline_index, reader=NeuralReader(str(trained_reader), base=packed)).ask(question)
         assert result.abstained is refused
         assert result.abstained or Answerer(offline_index).ask(question).answers[0].quote == result.answers[0].quote
