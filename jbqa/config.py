@@ -27,3 +27,12 @@ def default_train_data() -> Path | None:
         return Path(os.environ["JBQA_TRAIN_DATA"]).expanduser()
     shared = Path(__file__).resolve().parent.parent.parent / "shared" / "data" / "mrc"
     return shared if shared.is_dir() else None
+
+
+def training_cache_dir() -> Path:
+    """JBQA_TRAINING_CACHE, else ~/.cache/jbqa/training (XDG_CACHE_HOME respected): training
+    questions scored out of fold, kept for refits."""
+    if os.environ.get("JBQA_TRAINING_CACHE"):
+        return Path(os.environ["JBQA_TRAINING_CACHE"]).expanduser()
+    cache = Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache")
+    return cache / "jbqa" / "training"

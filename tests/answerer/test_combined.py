@@ -5,13 +5,14 @@ whether to refuse; fitted from questions the neural reader did not learn from.""
 from __future__ import annotations
 
 import json
+from dataclasses import replace
 from pathlib import Path
 
 import lightgbm as lgb
 import numpy as np
 import pytest
 
-from jbqa.answerer import Answer, Answerer, combined
+from jbqa.answerer import Answer, Answerer, combined, training
 from jbqa.answerer.combined import (
     ANSWER_FEATURES,
     ANSWER_FILE,
@@ -23,8 +24,8 @@ from jbqa.answerer.combined import (
     candidate_rows,
     overlap,
     questions,
+    reading_fold,
     span_row,
-    unseen,
 )
 from jbqa.answerer.model import ABSTAIN_FEATURES, fit_abstain
 from jbqa.answerer.neural import NeuralReader, ReaderUnavailable, SpanPrediction
@@ -77,13 +78,12 @@ def test_outcomes_are_grouped_by_question_in_ranked_order() -> None:
     assert [[o.question_id for o in g] for g in questions(made)] == [["a", "a"], ["b"], ["a"]]
 
 
-def test_only_questions_the_reader_did_not_learn_from_are_kept() -> None:
-    held = {"q7"}
-    assert unseen(_outcome("DRCD_dev.json", "q7"), held, "gold")
-    assert unseen(_outcome("DRCD_dev.json", "q7~"), held, "gold")  # its figures changed
-    assert unseen(_outcome("gold", "g1~near"), held, "gold")
-    assert not unseen(_outcome("DRCD_dev.json", "q8"), held, "gold")
-    assert not unseen(_outcome("DRCD_dev.json", "q77"), held, "gold")
+def test_each_question_is_read_by_the_reader_of_the_other_fold() -> None:
+    article_folds = {"q7": 0, "q8": 1}
+    assert reading_fold(_outcome("DRCD_dev.json", "q7"), article_folds) == 1
+    assert reading_fold(_outcome("DRCD_dev.json", "q7~"), article_folds) == 1  # its figures changed
+    assert reading_fold(_outcome("DRCD_dev.json", "q8"), article_folds) == 0
+    assert reading_fold(replace(_outcome("gold", "g1~near"), fold=1), article_folds) == 1  # never learnt from
 
 
 def _fitted(neural_spans_win: bool, seed: int = 1) -> CombinedModel:
@@ -207,9 +207,25 @@ def test_the_fits_are_deterministic_and_report_each_file() -> None:
 
 @pytest.mark.slow
 def test_fitting_from_training_files_saves_a_model_the_reader_loads(
-    data: Path, packed: Path, trained_reader: Path
+    data: Path, packed: Path, trained_reader: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    record = combined.train(data, trained_reader, log=lambda line: None, progress=False, packed=packed)
+    cache = tmp_path / "cache"
+    record = combined.train(data, trained_reader, log=lambda line: None, progress=False, packed=packed, cache=cache)
+    fitted = {name: (trained_reader / name).read_bytes() for name in (ANSWER_FILE, SPAN_FILE, RECORD_FILE)}
+    [kept] = cache.glob("out-of-fold-*")
+
+    def ask_again(*args: object, **kwargs: object) -> None:
+        raise AssertionError("the training questions were asked again")
+
+    monkeypatch.setattr(training, "collect", ask_again)  # a refit reads the scored questions back
+    said: list[str] = []
+    assert combined.train(data, trained_reader, log=said.append, progress=False, packed=packed, cache=cache) == record
+    assert not any("training into" in line for line in said)  # and the fold readers
+    assert len(list(cache.glob("fold-readers-*/fold[01]/neural-reader.json"))) == 2
+    assert {name: (trained_reader / name).read_bytes() for name in fitted} == fitted
+    kept.write_bytes(kept.read_bytes()[:100])  # damaged: asked again
+    with pytest.raises(AssertionError, match="asked again"):
+        combined.train(data, trained_reader, log=lambda line: None, progress=False, packed=packed, cache=cache)
     assert record["questions"] > 0
     assert set(record["cross_fold"]) <= {"cmrc2018_trial.json", "DRCD_dev.json", "gold"}
     assert record["cross_fold"].keys() == record["cross_fold_light"].keys() - {"threshold"}
