@@ -28,7 +28,7 @@ import os
 import random
 import re
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -134,6 +134,18 @@ def questions(outcomes: Sequence[Outcome]) -> list[list[Outcome]]:
             grouped.append([])
         grouped[-1].append(o)
     return grouped
+
+
+def balanced(grouped: Sequence[Sequence[Outcome]]) -> list[list[Outcome]]:
+    """The outcomes reweighted so that each source of questions (each training file, the gold
+    questions) weighs as much in all as the largest: the gold questions, in the product's domain,
+    would otherwise be a few hundred of twenty thousand."""
+    totals: dict[str, float] = {}
+    for group in grouped:
+        for o in group:
+            totals[o.dataset] = totals.get(o.dataset, 0.0) + o.weight
+    top = max(totals.values(), default=0.0)
+    return [[replace(o, weight=o.weight * top / totals[o.dataset]) for o in group] for group in grouped]
 
 
 def read_all(readers: Sequence[NeuralReader], grouped: Sequence[Sequence[Outcome]], progress: bool = False
@@ -245,7 +257,7 @@ def train(data_dir: Path, output: Path, log: Callable[[str], None] = print, prog
     the fold readers are kept, default jbqa's training cache)."""
     from jbqa.answerer.neural import NeuralReader
     from jbqa.answerer.neural_training import fold_readers, training_contexts
-    from jbqa.answerer.training import SEED, article_fold, cached_out_of_fold, cross_fold_report, fit_light_abstain
+    from jbqa.answerer.training import SEED, article_fold, cached_out_of_fold
 
     random.seed(SEED)
     np.random.seed(SEED)
@@ -255,25 +267,35 @@ def train(data_dir: Path, output: Path, log: Callable[[str], None] = print, prog
         fold_reader.max_answer_chars = reader.max_answer_chars
     article_folds = {q.id: article_fold(c) for contexts in training_contexts(data_dir).values() for c in contexts
                      for q in c.questions}
-    grouped = questions(cached_out_of_fold(data_dir, DEPTH, progress, cache, log))
+    grouped = balanced(questions(cached_out_of_fold(data_dir, DEPTH, progress, cache, log)))
     log(f"combined model: {len(grouped)} questions asked, each read by the reader of the other fold")
     found = read_all([by_fold[reading_fold(g[0], article_folds)] for g in grouped], grouped, progress)
-    answer, probability = fit_answer(grouped, found, SEED)
+    model, record = fit(grouped, found, SEED)
+    save(model, output, record)
+    return record
+
+
+def fit(grouped: Sequence[Sequence[Outcome]], found: Sequence[Sequence[SpanPrediction | None]], seed: int
+        ) -> tuple[CombinedModel, dict[str, Any]]:
+    """The answer model and span chooser from the questions' outcomes and what the neural reader
+    found in their quotes, and the record of their out-of-fold quality beside the light reader's."""
+    from jbqa.answerer.training import cross_fold_report, fit_light_abstain
+
+    answer, probability = fit_answer(grouped, found, seed)
     flat = [(o, f) for group, read in zip(grouped, found, strict=True) for o, f in zip(group, read, strict=True)]
     best = most_probable(probability, question_numbers(grouped))
     chosen = [flat[i] for i in best]
-    spans, span_report = fit_spans(chosen, SEED)
+    spans, span_report = fit_spans(chosen, seed)
     # The light reader's abstain model refitted on the same questions' best-ranked quotes: what the
     # neural reader adds is the difference.
-    light, light_probability = fit_light_abstain([g[0] for g in grouped], SEED)
+    light, light_probability = fit_light_abstain([g[0] for g in grouped], seed)
     record = {
         "questions": len(grouped),
-        "seed": SEED,
+        "seed": seed,
         "cross_fold": cross_fold_report([o for o, _ in chosen], probability[best], answer.threshold),
         # The light reader on the same questions: its best-ranked quote and its abstain inputs alone.
         "cross_fold_light": {"threshold": light.threshold,
                              **cross_fold_report([g[0] for g in grouped], light_probability, light.threshold)},
         "span_f1_cross_fold": span_report,
     }
-    save(CombinedModel(answer, spans), output, record)
-    return record
+    return CombinedModel(answer, spans), record

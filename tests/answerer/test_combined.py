@@ -21,6 +21,7 @@ from jbqa.answerer.combined import (
     SPAN_FEATURES,
     SPAN_FILE,
     CombinedModel,
+    balanced,
     candidate_rows,
     overlap,
     questions,
@@ -84,6 +85,16 @@ def test_each_question_is_read_by_the_reader_of_the_other_fold() -> None:
     assert reading_fold(_outcome("DRCD_dev.json", "q7~"), article_folds) == 1  # its figures changed
     assert reading_fold(_outcome("DRCD_dev.json", "q8"), article_folds) == 0
     assert reading_fold(replace(_outcome("gold", "g1~near"), fold=1), article_folds) == 1  # never learnt from
+
+
+def test_each_source_of_questions_weighs_as_much_as_the_largest() -> None:
+    made = [[replace(_outcome("DRCD_dev.json", f"d{k}"), weight=1.0)] for k in range(6)]
+    made.append([replace(_outcome("gold", "g1"), weight=2.0), replace(_outcome("gold", "g1", 1), weight=2.0)])
+    totals: dict[str, float] = {}
+    for group in balanced(made):
+        for o in group:
+            totals[o.dataset] = totals.get(o.dataset, 0.0) + o.weight
+    assert totals == pytest.approx({"DRCD_dev.json": 6.0, "gold": 6.0})
 
 
 def _fitted(neural_spans_win: bool, seed: int = 1) -> CombinedModel:
