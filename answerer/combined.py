@@ -16,8 +16,8 @@ Both learn from the light reader's out-of-fold outcomes (`jbqa.answerer.training
 every training question, asked of the corpora the light reader's training asks them of (their own,
 one lacking their article, one lacking their answer, ...), and read by a neural reader that did not
 learn from them: two readers trained as the neural reader is, each on one of the light reader's two
-folds of articles (`neural_training.fold_readers`), read the questions of the other fold.
-The threshold is chosen as the light reader's is: out of fold, the highest that refuses at most 3%
+folds of articles (`neural_training.fold_readers`), read the questions of the other fold. Each
+source of questions weighs as much in all as the largest (`balanced`). The threshold is chosen as the light reader's is: out of fold, the highest that refuses at most 3%
 of the answerable questions.
 """
 
