@@ -69,8 +69,9 @@ def _session_models_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
 def _isolated_home(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch, _session_lexicon_dir: Path, _session_models_dir: Path
 ) -> None:
-    """Never touch the user's default index, lexicon or model cache; never reach for a model hub."""
+    """Never touch the user's default index, lexicon, model or training cache; never reach for a model hub."""
     monkeypatch.setenv("JBQA_INDEX", str(tmp_path / "default-index"))
+    monkeypatch.setenv("JBQA_TRAINING_CACHE", str(tmp_path / "training-cache"))
     monkeypatch.setenv("JBQA_LEXICON", str(_session_lexicon_dir))
     monkeypatch.setenv("JBQA_MODELS", str(_session_models_dir))
     monkeypatch.setenv("HF_HUB_OFFLINE", "1")
