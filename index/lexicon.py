@@ -42,6 +42,7 @@ from typing import Any, BinaryIO
 
 import numpy as np
 
+from jbqa.config import cache_home
 from jbqa.index.checksum import sha256_file
 from jbqa.index.paths import foreign_content
 from jbqa.ingest.normalize import normalize_chars
@@ -225,8 +226,7 @@ def default_lexicon_dir() -> Path:
         version = metadata.version(PACKAGE)
     except metadata.PackageNotFoundError:
         version = "missing"
-    cache = Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache")
-    return cache / "jbqa" / "lexicon" / f"{PACKAGE}-{version}-f{FORMAT_VERSION}"
+    return cache_home() / "lexicon" / f"{PACKAGE}-{version}-f{FORMAT_VERSION}"
 
 
 def _info(directory: Path) -> dict[str, Any] | None:

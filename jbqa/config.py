@@ -8,12 +8,21 @@ from pathlib import Path
 BUNDLED_CORPUS = Path(__file__).with_name("corpus")
 
 
+def cache_home() -> Path:
+    """~/.cache/jbqa, XDG_CACHE_HOME respected: where jbqa keeps what it computes."""
+    return Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "jbqa"
+
+
+def cache_dir(variable: str, name: str) -> Path:
+    """The folder the environment variable names, else `name` in `cache_home()`."""
+    if os.environ.get(variable):
+        return Path(os.environ[variable]).expanduser()
+    return cache_home() / name
+
+
 def default_index_dir() -> Path:
     """JBQA_INDEX, else ~/.cache/jbqa/index (XDG_CACHE_HOME respected)."""
-    if os.environ.get("JBQA_INDEX"):
-        return Path(os.environ["JBQA_INDEX"]).expanduser()
-    cache = Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache")
-    return cache / "jbqa" / "index"
+    return cache_dir("JBQA_INDEX", "index")
 
 
 def default_embedder() -> str:
@@ -31,8 +40,5 @@ def default_train_data() -> Path | None:
 
 def training_cache_dir() -> Path:
     """JBQA_TRAINING_CACHE, else ~/.cache/jbqa/training (XDG_CACHE_HOME respected): training
-    questions scored out of fold, kept for refits."""
-    if os.environ.get("JBQA_TRAINING_CACHE"):
-        return Path(os.environ["JBQA_TRAINING_CACHE"]).expanduser()
-    cache = Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache")
-    return cache / "jbqa" / "training"
+    questions scored out of fold and fold readers, kept for refits."""
+    return cache_dir("JBQA_TRAINING_CACHE", "training")
