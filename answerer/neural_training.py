@@ -19,6 +19,7 @@ import json
 import random
 import time
 from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
@@ -392,6 +393,33 @@ def dev_split(contexts: Sequence[SquadContext], every: int = 5) -> tuple[list[Sq
     return [c for c in contexts if not checking(c)], [c for c in contexts if checking(c)]
 
 
+def reader_split(by_file: dict[str, list[SquadContext]], fold: int | None
+                 ) -> tuple[list[list[SquadContext]], dict[str, list[SquadContext]]]:
+    """What a reader trains on (each file's articles) and is checked on (by file): the kept articles
+    less the one in five `dev_split` sets aside; for a fold reader (`fold` 0 or 1), that fold's
+    articles, checked on the other fold's set-aside ones."""
+    if fold is None:
+        return ([dev_split(contexts)[0] for contexts in by_file.values()],
+                {name: dev_split(contexts)[1] for name, contexts in by_file.items()})
+    from jbqa.answerer.training import article_fold
+
+    return ([[c for c in contexts if article_fold(c) == fold] for contexts in by_file.values()],
+            {name: [c for c in dev_split(contexts)[1] if article_fold(c) != fold] for name, contexts in by_file.items()})
+
+
+@contextmanager
+def training_threads() -> Iterator[None]:
+    """Torch on TRAIN_THREADS threads inside, as it was after."""
+    import torch
+
+    threads = torch.get_num_threads()
+    torch.set_num_threads(TRAIN_THREADS)
+    try:
+        yield
+    finally:
+        torch.set_num_threads(threads)
+
+
 def interleave(groups: Sequence[Sequence[SquadContext]]) -> Iterator[SquadContext]:
     """Contexts of several files in turn, so that a prefix (max_questions) draws on all of them."""
     iterators = [iter(g) for g in groups]
@@ -425,15 +453,24 @@ def save_reader(model: Any, config: NeuralConfig, output: Path, record: dict[str
 
     from safetensors.torch import save_file
 
-    from jbqa.answerer.neural import TRAINED_RECORD, TRAINED_WEIGHTS
+    from jbqa.answerer.neural import TRAINED_WEIGHTS
 
     output.mkdir(parents=True, exist_ok=True)
     weights = output / (TRAINED_WEIGHTS + ".tmp")
     save_file(trained_state(model, config.trainable_layers), str(weights), metadata={"format": "pt"})
-    meta = output / (TRAINED_RECORD + ".tmp")
-    meta.write_text(json.dumps(record, ensure_ascii=False, indent=2, sort_keys=True) + "\n", encoding="utf-8")
     os.replace(weights, output / TRAINED_WEIGHTS)
-    os.replace(meta, output / TRAINED_RECORD)
+    write_record(output, record)
+
+
+def write_record(output: Path, record: dict[str, Any]) -> None:
+    """Replace the reader's record in `output` atomically."""
+    import os
+
+    from jbqa.answerer.neural import TRAINED_RECORD
+
+    tmp = output / (TRAINED_RECORD + ".tmp")
+    tmp.write_text(json.dumps(record, ensure_ascii=False, indent=2, sort_keys=True) + "\n", encoding="utf-8")
+    os.replace(tmp, output / TRAINED_RECORD)
 
 
 def base_model(packed: Path | None = None) -> tuple[Any, Any, str]:
@@ -464,21 +501,11 @@ def train(data_dir: Path, output: Path, config: NeuralConfig = NeuralConfig(),
     it (span F1, the no-answer margin's AUC) and choose its span length cap and no-answer margin;
     save it. `fold` (0 or 1): train on the kept articles of that fold of the light reader's two
     instead, checked on the other fold's set-aside articles (a reader for the combined model's rows)."""
-    import torch
+    from jbqa.answerer.training import TRAINING_FILES, sha256
 
-    from jbqa.answerer.training import TRAINING_FILES, article_fold, sha256
-
-    threads = torch.get_num_threads()
-    torch.set_num_threads(TRAIN_THREADS)
-    try:
+    with training_threads():
         by_file = training_contexts(data_dir)
-        if fold is None:
-            kept = [dev_split(contexts)[0] for contexts in by_file.values()]
-            checking = {name: dev_split(contexts)[1] for name, contexts in by_file.items()}
-        else:
-            kept = [[c for c in contexts if article_fold(c) == fold] for contexts in by_file.values()]
-            checking = {name: [c for c in dev_split(contexts)[1] if article_fold(c) != fold]
-                        for name, contexts in by_file.items()}
+        kept, checking = reader_split(by_file, fold)
         model, tokenizer, base_sha = base_model(packed)
         log(f"neural reader: training on {sum(map(len, kept))} paragraphs, checking on "
             f"{sum(map(len, checking.values()))} of other articles")
@@ -486,8 +513,6 @@ def train(data_dir: Path, output: Path, config: NeuralConfig = NeuralConfig(),
         train_reader(model, data, config, log)
         as_saved(model, config.trainable_layers)
         checks = check(model, tokenizer, checking, config)
-    finally:
-        torch.set_num_threads(threads)
     for name, metrics in checks["checked"].items():
         log(f"  checked on {name}: {metrics}")
     record = {
@@ -512,9 +537,6 @@ def recheck(output: Path, data_dir: Path, log: Callable[[str], None] = print, pa
     """`check` the neural reader saved in `output` again on the articles its training set aside, as
     training checks it, and write what it gives (span length cap, metrics, no-answer margin) into
     its record."""
-    import os
-
-    import torch
     from safetensors.torch import load_file
 
     from jbqa.answerer.neural import TRAINED_RECORD, TRAINED_WEIGHTS, ReaderUnavailable
@@ -525,26 +547,17 @@ def recheck(output: Path, data_dir: Path, log: Callable[[str], None] = print, pa
     except (OSError, ValueError) as exc:
         raise ReaderUnavailable(f"no neural reader to check in {output}: {exc}") from exc
     config = NeuralConfig(**record["config"])
-    threads = torch.get_num_threads()
-    torch.set_num_threads(TRAIN_THREADS)
-    try:
+    with training_threads():
         model, tokenizer, base_sha = base_model(packed)
         if base_sha != record.get("base_sha256"):
             raise ReaderUnavailable(f"the neural reader in {output} was trained over another base file "
                                     f"({record.get('base_sha256')}, not {base_sha})")
         model.load_state_dict({k: v.float() for k, v in state.items()}, strict=False)
         model.eval()
-        checks = check(model, tokenizer,
-                       {name: dev_split(contexts)[1] for name, contexts in training_contexts(data_dir).items()},
-                       config)
-    finally:
-        torch.set_num_threads(threads)
+        checks = check(model, tokenizer, reader_split(training_contexts(data_dir), record.get("fold"))[1], config)
     log(f"neural reader: spans of at most {checks['max_answer_chars']} characters, "
         f"no-answer margin {checks['no_answer_margin']}")
-    record.update(checks)
-    tmp = output / (TRAINED_RECORD + ".tmp")
-    tmp.write_text(json.dumps(record, ensure_ascii=False, indent=2, sort_keys=True) + "\n", encoding="utf-8")
-    os.replace(tmp, output / TRAINED_RECORD)
+    write_record(output, {**record, **checks})
     return checks
 
 
