@@ -29,7 +29,7 @@ from typing import Any
 
 import numpy as np
 
-from jbqa.config import BUNDLED_CORPUS
+from jbqa.config import BUNDLED_CORPUS, default_embedder
 from jbqa.eval.metrics import GoldItem, answer_hit, percentile
 from jbqa.eval.run import DEFAULT_GOLD, load_gold, report, run_questions
 from jbqa.eval.synthetic import DEFAULT_SEED, make_synthetic_corpus
@@ -40,7 +40,8 @@ PROFILE_TOP = 10
 RECALL_K = 10
 EF_SEARCH_SWEEP = (32, 64, 128, 256, 512)
 TIE_TOLERANCE = 1e-5
-SCALE_BUILD_TIMEOUT_S = 30 * 60
+SCALE_BUILD_TIMEOUT_S = 30 * 60  # and SCALE_BUILD_S_PER_PASSAGE for each passage asked for
+SCALE_BUILD_S_PER_PASSAGE = 0.2  # a model embedding 5 passages (and their sentences) a second
 PEER_NAME = "jieba.lcut + bm25s.BM25() (default parameters), top-1 passage"
 PEER_NOTE = (
     "the peer's quote is its whole top-1 passage (about 200 characters), more lenient than the one "
@@ -63,7 +64,16 @@ def _latency_summary(latencies_ms: list[float]) -> dict[str, float]:
 
 
 def _peak_rss_mib() -> float:
-    """This process's peak resident set size (ru_maxrss is KiB on Linux, bytes on macOS)."""
+    """This process's peak resident set size: VmHWM where /proc has it (ru_maxrss keeps, across
+    fork and exec, the peak of the process that started this one), else ru_maxrss (KiB on Linux,
+    bytes on macOS)."""
+    try:
+        with open("/proc/self/status", encoding="ascii") as status:
+            for line in status:
+                if line.startswith("VmHWM:"):
+                    return round(int(line.split()[1]) / 1024, 1)
+    except OSError:
+        pass
     peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
     return round(peak / (1024 * 1024 if sys.platform == "darwin" else 1024), 1)
 
@@ -401,7 +411,8 @@ def _instrument_build(clock: StageClock) -> list[str]:
     return missing
 
 
-def build_child(corpus_dir: str, index_dir: str, result_path: str, factory: str = "") -> None:
+def build_child(corpus_dir: str, index_dir: str, result_path: str, factory: str = "", embedder: str = OFFLINE
+                ) -> None:
     """Build in this (child) process and write timings, stage times and peak RSS to `result_path`."""
     from tqdm import tqdm
 
@@ -413,7 +424,7 @@ def build_child(corpus_dir: str, index_dir: str, result_path: str, factory: str 
     missing = _instrument_build(clock)
     baseline = _peak_rss_mib()
     started = time.perf_counter()
-    index = build_index(Path(corpus_dir), Path(index_dir), OFFLINE, progress=True, factory=factory or None)
+    index = build_index(Path(corpus_dir), Path(index_dir), embedder, progress=True, factory=factory or None)
     seconds = time.perf_counter() - started
     result = {
         "seconds": round(seconds, 3),
@@ -421,7 +432,10 @@ def build_child(corpus_dir: str, index_dir: str, result_path: str, factory: str 
         "files": len(index.manifest["corpus"]["files"]),
         "skipped_files": len(index.manifest["corpus"]["skipped"]),
         "faiss_factory": index.manifest["faiss"]["factory"],
+        "embedder": index.embedder_label,
         "embedder_dim": index.manifest["embedder"]["dim"],
+        # texts the model embedded; the others' vectors were reused (the same text seen before)
+        "embedded": index.manifest["embedder"]["embedded"],
         "vocabulary": len(index.embedder.vocab) if hasattr(index.embedder, "vocab") else None,
         "peak_rss_mib": _peak_rss_mib(),
         "rss_before_build_mib": baseline,
@@ -431,12 +445,13 @@ def build_child(corpus_dir: str, index_dir: str, result_path: str, factory: str 
     Path(result_path).write_text(json.dumps(result, ensure_ascii=False, indent=2), encoding="utf-8")
 
 
-def _run_build_child(corpus: Path, index_dir: Path, factory: str | None, timeout: float) -> dict[str, Any]:
+def _run_build_child(corpus: Path, index_dir: Path, factory: str | None, embedder: str, timeout: float
+                     ) -> dict[str, Any]:
     result_path = index_dir.parent / "build-result.json"
     code = "import sys; from eval.bench import build_child; build_child(*sys.argv[1:])"
     env = dict(os.environ)
     env["PYTHONPATH"] = os.pathsep.join(p for p in (str(_ROOT), env.get("PYTHONPATH")) if p)
-    args = [sys.executable, "-c", code, str(corpus), str(index_dir), str(result_path), factory or ""]
+    args = [sys.executable, "-c", code, str(corpus), str(index_dir), str(result_path), factory or "", embedder]
     try:  # the child's progress goes where ours does; the report alone goes to stdout
         sink: int | None = sys.stderr.fileno()
     except (AttributeError, ValueError, OSError):
@@ -533,8 +548,13 @@ def bench_scale(
     seed: int,
     factory: str | None,
     log: Callable[[str], None],
-    timeout: float = SCALE_BUILD_TIMEOUT_S,
+    embedder: str = "auto",
+    timeout: float | None = None,
 ) -> dict[str, Any]:
+    """Build a synthetic corpus of about `scale` passages with `embedder` in a child process (peak
+    RSS of the build alone), then ask the gold questions of it and measure its dense recall."""
+    if timeout is None:
+        timeout = SCALE_BUILD_TIMEOUT_S + SCALE_BUILD_S_PER_PASSAGE * scale
     started = time.perf_counter()
     synthetic = make_synthetic_corpus(workdir / "corpus", scale, seed=seed)
     synth_s = time.perf_counter() - started
@@ -542,9 +562,9 @@ def bench_scale(
         f"  synthetic corpus: {synthetic.files} files, {synthetic.passages} planned passages, "
         f"{synthetic.chars / 1e6:.1f} M characters in {synth_s:.1f} s"
     )
-    log("  building its index in a child process (offline embedder) ...")
+    log(f"  building its index in a child process (embedder {embedder}) ...")
     index_dir = workdir / "index"
-    build = _run_build_child(synthetic.directory, index_dir, factory, timeout)
+    build = _run_build_child(synthetic.directory, index_dir, factory, embedder, timeout)
     build["passages_per_s"] = round(build["passages"] / build["seconds"], 1)
     log(f"  built {build['passages']} passages in {build['seconds']:.1f} s, peak RSS {build['peak_rss_mib']} MiB")
     on_disk = {p.name: _dir_mib(p) if p.is_dir() else round(p.stat().st_size / 2**20, 2) for p in index_dir.iterdir()}
@@ -603,17 +623,20 @@ def run_benchmark(
     seed: int = DEFAULT_SEED,
     build_repeats: int = BUILD_REPEATS,
     scale_factory: str | None = None,
+    embedder: str | None = None,
     log: Callable[[str], None] = _stderr,
 ) -> dict[str, Any]:
     """Measure, print a readable report, write the full JSON report to `output`, and return it.
 
     `scale` > 0 also builds a synthetic corpus of about that many passages; `scale_factory`
-    overrides the FAISS factory chosen for it (default: `index.dense.choose_factory`). `squad`
+    overrides the FAISS factory chosen for it (default: `index.dense.choose_factory`). Both
+    builds use `embedder` (default: `jbqa.config.default_embedder`). `squad`
     also measures asking a SQuAD-format file's questions of its own contexts (`bench_squad`);
     `neural` also times the gold questions with the trained neural reader.
     """
     if scale < 0:
         raise ValueError(f"scale must be 0 or positive, got {scale}")
+    embedder = embedder or default_embedder()
     items = load_gold(gold)
     started = time.perf_counter()
     steps = 4 + bool(scale) + bool(squad)
@@ -621,7 +644,7 @@ def run_benchmark(
     with tempfile.TemporaryDirectory(prefix="jbqa-bench-") as tmp, _models_dir(Path(tmp) / "models"):
         workdir = Path(tmp)
         log(f"[1/{steps}] building the bundled corpus index ({build_repeats} timed builds after a warm-up) ...")
-        result["build"] = bench_build(BUNDLED_CORPUS, workdir / "bundled", build_repeats)
+        result["build"] = bench_build(BUNDLED_CORPUS, workdir / "bundled", build_repeats, embedder)
         log(f"[2/{steps}] asking {len(items)} gold questions ...")
         result["ask"], index = bench_ask(Path(result["build"].pop("index_dir")), items)
         if neural:
@@ -644,7 +667,7 @@ def run_benchmark(
             result["squad"] = bench_squad(squad, holdout_every, workdir / "squad")
         if scale:
             log(f"[{steps}/{steps}] scale: about {scale} synthetic passages ...")
-            result["scale"] = bench_scale(scale, workdir / "scale", items, seed, scale_factory, log)
+            result["scale"] = bench_scale(scale, workdir / "scale", items, seed, scale_factory, log, embedder)
         else:
             result["scale"] = None
     result["peak_rss_mib"] = _peak_rss_mib()
@@ -730,7 +753,9 @@ def _scale_lines(scale: dict[str, Any]) -> list[str]:
     b, a, r, prof = scale["build"], scale["ask"], scale["dense_recall"], scale["profile"]
     lines = [
         f"Scale: {b['passages']} synthetic passages in {b['files']} files"
-        f" (requested {scale['requested_passages']}, seed {scale['seed']})",
+        f" (requested {scale['requested_passages']}, seed {scale['seed']}), embedder {b['embedder']}",
+        f"  embedded {b['embedded']['passages']} passages and {b['embedded']['sentences']} sentences; the others"
+        " repeat a text already embedded (synthetic passages recombine the corpus's sentences)",
         f"  build {b['seconds']:.1f} s -> {b['passages_per_s']:.0f} passages/s;"
         f" peak RSS {b['peak_rss_mib']:.0f} MiB (before build {b['rss_before_build_mib']:.0f} MiB)",
         "  where the build time goes:",

@@ -272,13 +272,18 @@ def serve(index_dir: Path | None, host: str, port: int, reader_name: str | None)
 @click.option("--holdout-every", type=click.IntRange(0), default=2, show_default=True,
               help="With --squad: leave every K-th context out of the corpus.")
 @click.option("--neural", is_flag=True, help="Also time the gold questions with the trained neural reader.")
-def bench(output: Path | None, scale: int, squad: Path | None, holdout_every: int, neural: bool) -> None:
+@click.option("--embedder", default=None,
+              help="Embedder of the bundled and --scale builds (default: $JBQA_EMBEDDER, else auto: "
+                   "multilingual-e5-small).")
+def bench(output: Path | None, scale: int, squad: Path | None, holdout_every: int, neural: bool,
+          embedder: str | None) -> None:
     """Benchmark build and ask speed against a plain jieba + bm25s peer."""
     from jbqa.eval.bench import run_benchmark
     from jbqa.eval.squad import SquadFormatError
 
     try:
-        run_benchmark(output=output, scale=scale, squad=squad, holdout_every=holdout_every, neural=neural)
+        run_benchmark(output=output, scale=scale, squad=squad, holdout_every=holdout_every, neural=neural,
+                      embedder=embedder)
     except SquadFormatError as exc:
         raise click.ClickException(str(exc)) from exc
 

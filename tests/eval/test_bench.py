@@ -88,7 +88,7 @@ def test_bundled_benchmark_reports_every_field(tmp_path: Path, capsys: pytest.Ca
 
 @pytest.mark.slow
 def test_small_scale_benchmark_measures_an_approximate_index(capsys: pytest.CaptureFixture[str]) -> None:
-    result = run_benchmark(scale=SMALL_SCALE, build_repeats=1, scale_factory="HNSW32")
+    result = run_benchmark(scale=SMALL_SCALE, build_repeats=1, scale_factory="HNSW32", embedder="offline")
 
     _check_common(result)
     scale = result["scale"]
@@ -98,6 +98,8 @@ def test_small_scale_benchmark_measures_an_approximate_index(capsys: pytest.Capt
     assert build["seconds"] > 0 and build["passages_per_s"] > 0
     assert build["peak_rss_mib"] >= build["rss_before_build_mib"] > 0
     assert build["stages_not_found"] == []
+    assert result["build"]["embedder"] == build["embedder"] == "offline-tfidf-svd:offline-tfidf-svd"
+    assert build["embedded"] == {"passages": build["passages"], "sentences": 0}  # offline: no sentence vectors
     stages = {row["stage"] for row in build["stages"]}
     assert {"ingest (read, clean, split)", "fit offline embedder > randomized SVD", "FAISS add"} <= stages
     assert scale["index_mib"] > 0 and "faiss.index" in scale["index_mib_by_part"]
