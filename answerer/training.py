@@ -35,6 +35,7 @@ from jbqa.eval.metrics import span_f1
 from jbqa.eval.open_squad import write_corpus
 from jbqa.eval.run import load_gold
 from jbqa.eval.squad import SquadContext, load_squad, split_contexts
+from jbqa.index.checksum import sha256_file
 from jbqa.index.lexicon import Lexicon, default_lexicon, ensure_lexicon, lexicon_info
 from jbqa.index.store import LoadedIndex, build_index
 from jbqa.ingest.normalize import normalize_chars
@@ -99,10 +100,6 @@ def char_f1(prediction: str, answer: str) -> float:
         return 0.0
     precision, recall = common / len(prediction), common / len(answer)
     return 2 * precision * recall / (precision + recall)
-
-
-def sha256(path: Path) -> str:
-    return hashlib.sha256(path.read_bytes()).hexdigest()
 
 
 def without_answers(context: SquadContext) -> SquadContext:
@@ -210,7 +207,7 @@ def collect(data_dir: Path, work: Path, progress: bool = True) -> tuple[Training
         train, held = split_contexts(load_squad(path), held_percent)
         training[name] = train
         summary["files"][name] = {
-            "sha256": sha256(path), "licence": licence, "source": source,
+            "sha256": sha256_file(path), "licence": licence, "source": source,
             "train_contexts": len(train), "train_questions": sum(len(c.questions) for c in train),
             "held_out_contexts": len(held), "held_out_questions": sum(len(c.questions) for c in held),
         }
@@ -473,10 +470,10 @@ def outcomes_key(data_dir: Path, depth: int) -> str:
 
     parts = {
         "depth": depth,
-        "files": {name: sha256(data_dir / name) for name in TRAINING_FILES},
-        "gold": sha256(GOLD_FILE),
+        "files": {name: sha256_file(data_dir / name) for name in TRAINING_FILES},
+        "gold": sha256_file(GOLD_FILE),
         "lexicon": lexicon_info(ensure_lexicon())["vectors_sha256"],
-        "embedder": {"name": EMBEDDER, "sha256": sha256(package_file())},
+        "embedder": {"name": EMBEDDER, "sha256": sha256_file(package_file())},
         "source": source_digest(lambda module: module not in _AFTER_OUTCOMES),
     }
     return hashlib.sha256(json.dumps(parts, sort_keys=True).encode()).hexdigest()
@@ -502,10 +499,13 @@ def cached_out_of_fold(data_dir: Path, depth: int, progress: bool = True, cache:
     outcomes = out_of_fold(data, depth)
     cache.mkdir(parents=True, exist_ok=True)
     tmp_path = path.with_name(path.name + f".tmp-{os.getpid()}")
-    with gzip.open(tmp_path, "wt", encoding="utf-8") as out:
-        for o in outcomes:
-            out.write(json.dumps(dataclasses.asdict(o), ensure_ascii=False) + "\n")
-    os.replace(tmp_path, path)
+    try:
+        with gzip.open(tmp_path, "wt", encoding="utf-8") as out:
+            for o in outcomes:
+                out.write(json.dumps(dataclasses.asdict(o), ensure_ascii=False) + "\n")
+        os.replace(tmp_path, path)
+    finally:  # an interrupted write leaves no partial file behind
+        tmp_path.unlink(missing_ok=True)
     return outcomes
 
 

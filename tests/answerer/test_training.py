@@ -84,3 +84,19 @@ def test_a_damaged_model_is_refused_with_the_rebuild_hint(tmp_path: Path, damage
         (folder / "model.json").write_text(json.dumps(meta), encoding="utf-8")
     with pytest.raises(ModelUnavailable, match="jbqa train"):
         ReaderModel.load(folder)
+
+
+def test_an_interrupted_write_of_the_scored_questions_leaves_no_file_behind(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from jbqa.answerer import training
+
+    monkeypatch.setattr(training, "outcomes_key", lambda data_dir, depth: "0" * 64)
+    monkeypatch.setattr(training, "collect", lambda data_dir, workdir, progress: (None, None))
+    monkeypatch.setattr(training, "out_of_fold", lambda data, depth: ["not an outcome"])
+    cache = tmp_path / "cache"
+
+    with pytest.raises(TypeError):  # fails while writing its file
+        training.cached_out_of_fold(tmp_path, 4, progress=False, cache=cache, log=lambda line: None)
+
+    assert list(cache.iterdir()) == []
