@@ -52,7 +52,7 @@ from jbqa.index.embedders import (
 from jbqa.index.lexicon import ensure_lexicon, lexicon_info
 from jbqa.index.paths import foreign_content
 from jbqa.index.tokenize import TOKENIZER_NAME, Analysed, analyse, index_terms_from_tokens
-from jbqa.index.vectors import CACHE_FILE, VectorCache, embed_with_cache
+from jbqa.index.vectors import VectorCache, embed_with_cache
 from jbqa.index.words import WordTable
 from jbqa.ingest import Passage, ingest_corpus
 from jbqa.ingest.metadata import SIDECAR, DocumentMeta, sidecar_sha256
@@ -216,7 +216,7 @@ def _build(
         embedder, vectors = OfflineEmbedder.fit_transform(texts, progress=progress, analysed=analysed)
     else:
         embedder = model
-    cache = VectorCache(models_dir() / CACHE_FILE, embedder.cache_key) if embedder.cache_key else None
+    cache = VectorCache(models_dir(), embedder.cache_key) if embedder.cache_key else None
     embedded_passages = len(texts)
     if model is not None:
         vectors, embedded_passages = embed_with_cache(

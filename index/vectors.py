@@ -1,7 +1,9 @@
 """Document vectors already computed, by embedder and text: a rebuild embeds only new text.
 
-One SQLite file in jbqa's models folder holds, for each embedder that names itself by the hash of
-its weights (`cache_key`), the vector of every text it embedded, keyed by the text's SHA-256.
+One SQLite file in jbqa's models folder for each embedder that names itself by the hash of its
+weights (`cache_key`) holds the vector of every text it embedded, keyed by the text's SHA-256.
+Pages of 16 KiB keep a 384-d float32 vector in its row (with SQLite's default 4 KiB pages each
+such row spilled onto a page of its own: 4.7 KB a vector against 1.8 KB).
 A cache that cannot be opened or read is passed over: the texts are embedded as if it were empty.
 """
 
@@ -19,48 +21,51 @@ from jbqa.progress import progress as progress_bar
 
 log = logging.getLogger(__name__)
 
-CACHE_FILE = "vectors.sqlite"
 EMBED_BATCH = 64
+PAGE_BYTES = 16384
 _LOOKUP_CHUNK = 500  # keys per SELECT (SQLite's limit on parameters is 32,766 in current builds)
 
 
-def text_key(text: str) -> str:
-    return hashlib.sha256(text.encode("utf-8")).hexdigest()
+def text_key(text: str) -> bytes:
+    return hashlib.sha256(text.encode("utf-8")).digest()
+
+
+def cache_file(folder: Path, embedder_key: str) -> Path:
+    """The cache file of the embedder named `embedder_key` in `folder`."""
+    return folder / f"vectors-{hashlib.sha256(embedder_key.encode('utf-8')).hexdigest()[:16]}.sqlite"
 
 
 class VectorCache:
-    def __init__(self, path: Path, embedder_key: str) -> None:
-        self.path = path
+    def __init__(self, folder: Path, embedder_key: str) -> None:
+        self.path = cache_file(folder, embedder_key)
         self.embedder_key = embedder_key
 
     def _connect(self) -> sqlite3.Connection:
         self.path.parent.mkdir(parents=True, exist_ok=True)
         db = sqlite3.connect(self.path, timeout=30)
+        db.execute(f"PRAGMA page_size={PAGE_BYTES}")  # takes effect when the file is new
         db.execute("PRAGMA journal_mode=WAL")
-        db.execute("CREATE TABLE IF NOT EXISTS vectors (embedder TEXT, text TEXT, vector BLOB, "
-                   "PRIMARY KEY (embedder, text)) WITHOUT ROWID")
+        db.execute("CREATE TABLE IF NOT EXISTS vectors (text BLOB PRIMARY KEY, vector BLOB) WITHOUT ROWID")
         return db
 
-    def lookup(self, keys: Sequence[str]) -> dict[str, bytes]:
-        found: dict[str, bytes] = {}
+    def lookup(self, keys: Sequence[bytes]) -> dict[bytes, bytes]:
+        found: dict[bytes, bytes] = {}
         try:
             with self._connect() as db:
                 for i in range(0, len(keys), _LOOKUP_CHUNK):
                     chunk = list(keys[i : i + _LOOKUP_CHUNK])
                     marks = ",".join("?" * len(chunk))
-                    rows = db.execute(f"SELECT text, vector FROM vectors WHERE embedder = ? AND text IN ({marks})",
-                                      [self.embedder_key, *chunk])
-                    found.update(rows)
+                    found.update(db.execute(f"SELECT text, vector FROM vectors WHERE text IN ({marks})", chunk))
         except sqlite3.Error as exc:
             log.warning("vector cache %s not read (%s)", self.path, exc)
             return {}
         return found
 
-    def store(self, items: Sequence[tuple[str, np.ndarray]]) -> None:
+    def store(self, items: Sequence[tuple[bytes, np.ndarray]]) -> None:
         try:
             with self._connect() as db:
-                db.executemany("INSERT OR REPLACE INTO vectors VALUES (?, ?, ?)",
-                               [(self.embedder_key, k, v.astype(np.float32).tobytes()) for k, v in items])
+                db.executemany("INSERT OR REPLACE INTO vectors VALUES (?, ?)",
+                               [(k, v.astype(np.float32).tobytes()) for k, v in items])
         except sqlite3.Error as exc:
             log.warning("vector cache %s not written (%s)", self.path, exc)
 
@@ -74,7 +79,7 @@ def embed_with_cache(
     keys = [text_key(t) for t in texts]
     known = cache.lookup(sorted(set(keys))) if cache else {}
     vectors = np.zeros((len(texts), dim), np.float32)
-    todo: dict[str, list[int]] = {}
+    todo: dict[bytes, list[int]] = {}
     for i, key in enumerate(keys):
         if key in known:
             vectors[i] = np.frombuffer(known[key], np.float32)

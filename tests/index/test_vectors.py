@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import shutil
+import sqlite3
 from pathlib import Path
 
 import numpy as np
@@ -33,7 +34,7 @@ class CountingEncoder:
 
 
 def test_texts_seen_before_are_not_embedded_again(tmp_path: Path) -> None:
-    cache = VectorCache(tmp_path / "vectors.sqlite", "model-a")
+    cache = VectorCache(tmp_path, "model-a")
     encode = CountingEncoder()
     first, computed = embed_with_cache(encode, ["甲", "乙乙", "甲"], 3, cache)
     assert computed == 2 and encode.seen == ["甲", "乙乙"]  # a repeated text is embedded once
@@ -41,14 +42,28 @@ def test_texts_seen_before_are_not_embedded_again(tmp_path: Path) -> None:
     again, computed = embed_with_cache(encode, ["乙乙", "丙丙丙", "甲"], 3, cache)
     assert computed == 1 and encode.seen[-1] == "丙丙丙"
     np.testing.assert_array_equal(again[[0, 2]], first[[1, 0]])
-    other = VectorCache(tmp_path / "vectors.sqlite", "model-b")  # another model's vectors are its own
+    other = VectorCache(tmp_path, "model-b")  # another model's vectors are its own
     assert embed_with_cache(encode, ["甲"], 3, other)[1] == 1
+    assert other.path != cache.path and {p.name for p in tmp_path.glob("vectors-*.sqlite")} == {
+        cache.path.name, other.path.name}
+
+
+def test_a_cached_vector_keeps_its_row_in_a_page(tmp_path: Path) -> None:
+    cache = VectorCache(tmp_path, "model-a")
+    rng = np.random.default_rng(0)
+    texts = [f"第{i}句话。" for i in range(400)]
+    embed_with_cache(lambda batch: rng.standard_normal((len(batch), 384)).astype(np.float32), texts, 384, cache)
+    with sqlite3.connect(cache.path) as db:
+        db.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+        pages, page_bytes = (db.execute(f"PRAGMA {name}").fetchone()[0] for name in ("page_count", "page_size"))
+    assert pages * page_bytes < 400 * 384 * 4 * 1.5  # with 4 KiB pages each vector took a page of its own
 
 
 def test_a_broken_cache_file_is_passed_over(tmp_path: Path) -> None:
-    path = tmp_path / "vectors.sqlite"
+    cache = VectorCache(tmp_path, "m")
+    path = cache.path
     path.write_bytes(b"not a database" * 100)
-    vectors, computed = embed_with_cache(CountingEncoder(), ["甲", "乙"], 3, VectorCache(path, "m"))
+    vectors, computed = embed_with_cache(CountingEncoder(), ["甲", "乙"], 3, cache)
     assert computed == 2 and vectors.shape == (2, 3)
     assert path.read_bytes() == b"not a database" * 100  # not jbqa's to repair
 
