@@ -48,6 +48,14 @@ def test_texts_seen_before_are_not_embedded_again(tmp_path: Path) -> None:
         cache.path.name, other.path.name}
 
 
+def test_texts_are_embedded_shortest_first_and_given_back_in_order() -> None:
+    encode = CountingEncoder()
+    texts = ["丙丙丙", "甲", "乙乙", "丁"]
+    vectors, computed = embed_with_cache(encode, texts, 3, None)
+    assert computed == 4 and encode.seen == ["甲", "丁", "乙乙", "丙丙丙"]  # batches of like length pad little
+    np.testing.assert_array_equal(vectors, CountingEncoder()(texts))
+
+
 def test_a_cached_vector_keeps_its_row_in_a_page(tmp_path: Path) -> None:
     cache = VectorCache(tmp_path, "model-a")
     rng = np.random.default_rng(0)
