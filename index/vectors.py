@@ -3,7 +3,7 @@
 One SQLite file in jbqa's models folder for each embedder that names itself by the hash of its
 weights (`cache_key`) holds the vector of every text it embedded, keyed by the text's SHA-256.
 Pages of 16 KiB keep a 384-d float32 vector in its row (with SQLite's default 4 KiB pages each
-such row spilled onto a page of its own: 4.7 KB a vector against 1.8 KB).
+such row spilled onto a page of its own: 4.7 KB a vector against 1.9 KB).
 A cache that cannot be opened or read is passed over: the texts are embedded as if it were empty.
 """
 
@@ -45,8 +45,8 @@ def _malloc_trim() -> Callable[[int], int] | None:
 def release_freed_memory() -> bool:
     """Give the C heap's free pages back to the system (glibc's malloc_trim); False where there is
     no such call. A model's batches of many shapes leave the heap fragmented: embedding 4,000
-    sentences grew the resident set from 0.9 to 1.5 GB (a 1e5-passage build to 3.3 GB); trimmed
-    after each batch it stayed at 1.1 GB, for about 4% more time."""
+    sentences grew the resident set from 0.9 to 1.5 GB; trimmed after each batch it stayed at
+    1.1 GB, for 2-4% more time (a 1e5-passage build's embedding peaked at 2.4 GB instead of 2.9)."""
     trim = _malloc_trim()
     if trim is None:
         return False
@@ -110,7 +110,8 @@ def embed_with_cache(
         else:
             todo.setdefault(key, []).append(i)
     # Texts of like length batched together pad little: 1.6x the sentences a second of batches in
-    # corpus order (3,000 DRCD sentences, multilingual-e5-small, 2 cores).
+    # corpus order (3,000 DRCD sentences, multilingual-e5-small, 2 cores); passages, packed to
+    # about the same length, gain nothing.
     first = sorted((rows[0] for rows in todo.values()), key=lambda i: (len(texts[i]), i))
     for start in progress_bar(range(0, len(first), EMBED_BATCH), label, "batch", progress):
         batch = first[start : start + EMBED_BATCH]
