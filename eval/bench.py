@@ -34,7 +34,6 @@ from jbqa.eval.metrics import GoldItem, answer_hit, percentile
 from jbqa.eval.run import DEFAULT_GOLD, load_gold, report, run_questions
 from jbqa.eval.synthetic import DEFAULT_SEED, make_synthetic_corpus
 
-OFFLINE = "offline"
 BUILD_REPEATS = 5
 PROFILE_TOP = 10
 RECALL_K = 10
@@ -411,8 +410,7 @@ def _instrument_build(clock: StageClock) -> list[str]:
     return missing
 
 
-def build_child(corpus_dir: str, index_dir: str, result_path: str, factory: str = "", embedder: str = OFFLINE
-                ) -> None:
+def build_child(corpus_dir: str, index_dir: str, result_path: str, factory: str, embedder: str) -> None:
     """Build in this (child) process and write timings, stage times and peak RSS to `result_path`."""
     from tqdm import tqdm
 
@@ -548,7 +546,7 @@ def bench_scale(
     seed: int,
     factory: str | None,
     log: Callable[[str], None],
-    embedder: str = "auto",
+    embedder: str,
     timeout: float | None = None,
 ) -> dict[str, Any]:
     """Build a synthetic corpus of about `scale` passages with `embedder` in a child process (peak

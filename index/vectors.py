@@ -62,7 +62,6 @@ def cache_file(folder: Path, embedder_key: str) -> Path:
 class VectorCache:
     def __init__(self, folder: Path, embedder_key: str) -> None:
         self.path = cache_file(folder, embedder_key)
-        self.embedder_key = embedder_key
 
     def _connect(self) -> sqlite3.Connection:
         self.path.parent.mkdir(parents=True, exist_ok=True)
