@@ -4,7 +4,9 @@ from __future__ import annotations
 
 from jbqa.answerer.features import question_terms
 from jbqa.answerer.span_features import (
+    MAX_CLAUSE_RUN_CHARS,
     MAX_SPAN_CHARS,
+    MAX_SPAN_WORDS,
     SPAN_FEATURES,
     span_candidates,
     span_matrix,
@@ -33,6 +35,28 @@ def test_candidates_start_and_end_on_words_inside_one_sentence() -> None:
         assert words.pos[span.first] != POS["u"], SENTENCE[span.start : span.end]
         assert words.pos[span.last] not in (POS["u"], POS["p"], POS["c"]), SENTENCE[span.start : span.end]
     assert not any(SENTENCE[s.start : s.end].endswith("于") for s in spans)
+
+
+# Two long clauses (a reason, then a consequence) after a lead-in; then a second sentence.
+LONG = ("据当地的研究人员介绍：由于上游的水库在雨季集中放水并且河道多年没有得到系统的清理和拓宽，"
+        "下游沿岸的低洼村庄和大片农田在每年夏天的汛期都会被反复淹没好几次。此后开始治理。")
+
+
+def test_runs_of_whole_clauses_may_be_longer() -> None:
+    words = cut_words(LONG)
+    texts = {LONG[s.start : s.end] for s in span_candidates(words)}
+    reason, _, consequence = LONG[LONG.index("由于") : LONG.index("。")].partition("，")
+    assert len(reason) > MAX_SPAN_CHARS // 2 and len(reason + "，" + consequence) > MAX_SPAN_CHARS
+    assert reason in texts and consequence in texts and reason + "，" + consequence in texts
+    long_ones = [t for t in texts if len(t) > MAX_SPAN_CHARS or len(cut_words(t)) > MAX_SPAN_WORDS]
+    assert long_ones
+    for text in long_ones:  # whole clauses: from a clause's start to a clause's end, in one sentence
+        start = LONG.index(text)
+        assert start == 0 or LONG[start - 1] in "，：", text
+        assert LONG[start + len(text)] in "，。", text
+        assert "。" not in text and len(text) <= MAX_CLAUSE_RUN_CHARS
+    assert reason[2:] not in texts  # a long run from inside a clause is not a candidate
+    assert (reason + "，" + consequence)[:-2] not in texts  # nor one that stops inside one
 
 
 def test_every_span_gets_a_row_of_named_features() -> None:
