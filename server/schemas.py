@@ -87,7 +87,7 @@ class AskResponse(BaseModel):
     )
     confidence: float = Field(
         description="Probability that the first answer is right (the abstain model's, calibrated on the training "
-        "data: of answers given 0.8 or more about 9 in 10 were right, 0.5-0.8 6 to 8 in 10, below 0.5 at most 4 in "
+        "data: of answers given 0.8 or more about 9 in 10 were right, 0.5-0.8 5 to 8 in 10, below 0.5 at most 4 in "
         "10). jbqa answers from the threshold chosen in training up; below it, it refuses."
     )
     answered_question: str = Field(
