@@ -69,7 +69,7 @@ def span_candidates(words: Words) -> list[Span]:
                 break
             if words.punct[j] or words.pos[j] in _NO_END:
                 continue
-            if short or end == len(text) or text[end] in _CLAUSE_SEPARATORS or text[end] in _SENTENCE_ENDS:
+            if short or end == len(text) or text[end] in _CLAUSE_END:
                 spans.append(Span(start, end, i, j))
     return spans
 
