@@ -111,6 +111,7 @@ class _Scored:
     offsets: list[int]  # raw offset of each quote character
     span: tuple[int, int] | None
     answers: bool = True  # False: the neural reader finds no answer in the quote
+    after: bool = False  # True: weighed by the light reader alone beside a combined model's quotes, shown after them
 
 
 class Answerer:
@@ -125,9 +126,10 @@ class Answerer:
         self.reader = reader
         # A neural reader with a combined model decides from both readers' scores.
         self.combined = reader.combined if reader is not None else None
-        abstain = self.combined.answer if self.combined is not None else self.model.abstain
-        if abstain is None:
+        light, abstain = self.model.abstain, self.combined.answer if self.combined is not None else self.model.abstain
+        if light is None or abstain is None:
             raise ValueError("the reader model has no abstain model")
+        self.light_abstain: AbstainModel = light  # scores the quotes only the light reader weighs
         self.abstain: AbstainModel = abstain
         self.threshold = self.abstain.threshold if threshold is None else threshold
         self.lexicon = lexicon or default_lexicon()
@@ -176,8 +178,7 @@ class Answerer:
             nearest = [candidates[i] for i in order[:SUGGEST_FROM]] if suggesting else []
             return AskResult(question, True, label, confidence=best.probability,
                              suggestions=self._suggestions(q, nearest))
-        if self.combined is None:
-            others = self._runners_up(q, candidates, features, scores, order)
+        others += self._runners_up(q, candidates, features, scores, order, first=1 + len(others))  # not weighed yet
         chosen = self._diversify(best, others, top)
         answers = [self._answer(s) for s in chosen]
         return AskResult(question, False, label, answers, _conflict(answers), chosen[0].probability)
@@ -201,8 +202,9 @@ class Answerer:
         return quote, offsets, self.model.best_span(q, c.context.analysis.words)  # the quote is the sentence's text
 
     def _span(self, quote: str, light: ScoredSpan | None, found: SpanPrediction | None) -> tuple[int, int] | None:
-        """The answer's span in the quote: the neural reader's when it marks spans, else the light reader's."""
-        if self.reader is not None and self.reader.marks_spans:
+        """The answer's span in the quote: the neural reader's when it read the quote and marks spans,
+        else the light reader's."""
+        if self.reader is not None and self.reader.marks_spans and self.combined is None:
             return (found.start, found.end) if found else None
         return with_qualifier(quote, (light.start, light.end)) if light else None
 
@@ -216,12 +218,13 @@ class Answerer:
         quote, offsets, light = self._quote(q, c)
         row = _abstain_row(features, scores, order, position, light)
         found, answers = None, True
-        if self.reader is not None:  # a neural reader marks the span and may say there is none; the light one scores it
+        if self.reader is not None and self.combined is None:  # it marks the span, may find none; the light one scores it
             found = self.reader.read_quote(q.text, quote, c.context.previous, c.context.following)
             gate = self.reader.no_answer_margin
             answers = found is not None and (gate is None or found.null_score is None
                                              or found.score - found.null_score >= gate)
-        return _Scored(c, self.abstain.probability(row), quote, offsets, self._span(quote, light, found), answers)
+        return _Scored(c, self.light_abstain.probability(row), quote, offsets, self._span(quote, light, found), answers,
+                       after=self.combined is not None)
 
     def _read_best(
         self, q: QuestionTerms, candidates: list[Candidate], features: np.ndarray, scores: np.ndarray,
@@ -249,11 +252,12 @@ class Answerer:
 
     def _runners_up(
         self, q: QuestionTerms, candidates: list[Candidate], features: np.ndarray, scores: np.ndarray,
-        order: list[int],
+        order: list[int], first: int = 1,
     ) -> list[_Scored]:
-        """The next-ranked candidates scored as the best one is, while they are close to it in ranker score."""
+        """The candidates ranked from `first` on, scored by the light reader (and a neural reader without
+        a combined model), while they are close to the best one in ranker score."""
         scored = []
-        for k in range(1, min(len(order), RUNNERS_UP + 1)):
+        for k in range(first, min(len(order), RUNNERS_UP + 1)):
             if scores[order[k]] < scores[order[0]] - RUNNER_UP_GAP:
                 break  # too far behind to come close in probability: not worth reading (ranked order)
             scored.append(self._score(q, candidates, features, scores, order, k))
@@ -261,7 +265,8 @@ class Answerer:
 
     def _diversify(self, best: _Scored, others: list[_Scored], top: int) -> list[_Scored]:
         """The best candidate and the others whose probability is close to its own, most probable
-        first, one quote per source before a second from any; no repeated quotes. The pool does not
+        first (those the light reader alone weighed beside a combined model's after the model's), one
+        quote per source before a second from any; no repeated quotes. The pool does not
         depend on `top`, so the first answer is the same however many are asked for."""
         pool = [best]
         quotes = {best.quote}
@@ -270,7 +275,7 @@ class Answerer:
             if pick.probability >= floor and pick.answers and pick.quote not in quotes:
                 quotes.add(pick.quote)
                 pool.append(pick)
-        pool.sort(key=lambda s: -s.probability)
+        pool.sort(key=lambda s: (s.after, -s.probability))
         sources: set[str] = set()
         first_of_source = []
         for s in pool:

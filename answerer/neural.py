@@ -287,8 +287,11 @@ def load_reader(name_or_path: str | None) -> NeuralReader | None:
 
 
 def recorded_reader(manifest: dict[str, Any]) -> str | None:
-    """The neural reader an index was built with, by name or path, or None for the light reader."""
+    """The reader an index was built with: a neural reader's name or path, LIGHT, or None when its
+    build chose none (the default reader answers)."""
     field = manifest.get("span_reader")
     if isinstance(field, dict) and field.get("kind") == NEURAL and isinstance(field.get("name"), str):
         return str(field["name"])
+    if isinstance(field, dict) and field.get("kind") == LIGHT:
+        return LIGHT
     return None

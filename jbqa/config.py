@@ -30,6 +30,11 @@ def default_embedder() -> str:
     return os.environ.get("JBQA_EMBEDDER", "auto")
 
 
+def default_reader() -> str:
+    """JBQA_READER, else "neural": the trained neural reader combined with the light one (`--reader`)."""
+    return os.environ.get("JBQA_READER", "neural")
+
+
 def default_train_data() -> Path | None:
     """JBQA_TRAIN_DATA, else `../shared/data/mrc` beside a source checkout when it is there."""
     if os.environ.get("JBQA_TRAIN_DATA"):

@@ -40,7 +40,7 @@ def e5_index(tmp_path_factory: pytest.TempPathFactory, _session_models_dir: Path
 
 @pytest.fixture(scope="session")
 def answerer(e5_index: LoadedIndex) -> Answerer:
-    """The default reader over the default index: what `jbqa ask` answers with."""
+    """The light reader over the default index: what `jbqa ask --reader light` answers with."""
     return Answerer(e5_index)
 
 
@@ -75,6 +75,9 @@ def _isolated_home(
     monkeypatch.setenv("JBQA_LEXICON", str(_session_lexicon_dir))
     monkeypatch.setenv("JBQA_MODELS", str(_session_models_dir))
     monkeypatch.setenv("HF_HUB_OFFLINE", "1")
+    # The light reader unless a test asks for another: the default, the trained neural reader, takes
+    # seconds and a GiB to load in each process; the tests of the default reader unset this.
+    monkeypatch.setenv("JBQA_READER", "light")
 
 
 @contextmanager

@@ -167,6 +167,25 @@ def test_the_span_chooser_decides_whose_span_marks_the_answer(
             assert (best.answer_start, best.answer_end) == light_spans[best.quote]
 
 
+def test_quotes_beyond_the_combined_models_follow_its_own_with_the_light_readers_spans(
+    trained_reader: Path, packed: Path, e5_index: LoadedIndex
+) -> None:
+    light = {a.quote: a for a in Answerer(e5_index).ask(QUESTION, top=20).answers}
+    assert len(light) > combined.DEPTH  # three documents give the figure
+    combined.save(_fitted(neural_spans_win=True), trained_reader, {})
+    _set_threshold(trained_reader, 0.0)
+    reader = NeuralReader(str(trained_reader), base=packed)
+    best, read = _answer_and_readings(reader, e5_index)
+    answers = Answerer(e5_index, reader=reader).ask(QUESTION, top=20).answers
+    assert answers[0] == best and best.quote in read and len(read) == combined.DEPTH
+    beyond = [a for a in answers if a.quote not in read]
+    assert beyond  # the figures of other documents still stand beside the best answer
+    for a in beyond:  # weighed and marked by the light reader, as it would alone
+        assert a.quote in light and (a.answer_start, a.answer_end) == (light[a.quote].answer_start,
+                                                                        light[a.quote].answer_end)
+        assert a.score == light[a.quote].score
+
+
 def test_a_combined_model_for_other_inputs_or_damaged_is_refused_in_one_line(
     trained_reader: Path, packed: Path
 ) -> None:

@@ -16,7 +16,7 @@ from fastapi.testclient import TestClient
 from jbqa.answerer import Answerer
 from jbqa.answerer.neural import NeuralReader, ReaderUnavailable, load_reader, recorded_reader
 from jbqa.cli import main
-from jbqa.index.store import build_index
+from jbqa.index.store import LoadedIndex, build_index
 
 SPECIAL_TOKENS = ["[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]"]
 CORPUS = {
@@ -154,7 +154,8 @@ def test_load_reader_names_the_folder_and_none_is_the_light_reader(tiny_qa: Path
     assert isinstance(loaded, NeuralReader)
     assert loaded.name == str(tiny_qa.resolve())
     assert recorded_reader({"span_reader": {"kind": "neural", "name": loaded.name}}) == loaded.name
-    assert recorded_reader({"span_reader": {"kind": "light"}}) is None
+    assert recorded_reader({"span_reader": {"kind": "light"}}) == "light"
+    assert recorded_reader({"span_reader": {"kind": "default"}}) is None  # none chosen: the default reader
     assert recorded_reader({"reader": "light-reader-x"}) is None  # an index built before span readers
 
 
@@ -248,7 +249,8 @@ def test_ask_reader_overrides_an_index_built_with_the_light_reader(
     tiny_qa: Path, reader: NeuralReader, corpus: Path, tmp_path: Path
 ) -> None:
     index_dir = tmp_path / "index"
-    assert run("build", "--corpus", str(corpus), "--index", str(index_dir), "--embedder", "offline").exit_code == 0
+    assert run("build", "--corpus", str(corpus), "--index", str(index_dir), "--embedder", "offline",
+               "--reader", "light").exit_code == 0
     manifest = json.loads((index_dir / "manifest.json").read_text(encoding="utf-8"))
     assert manifest["span_reader"] == {"kind": "light"}
     question = QUESTIONS[0]
@@ -271,3 +273,23 @@ def test_health_names_the_reader(reader: NeuralReader, corpus: Path, tmp_path: P
     assert TestClient(create_app(index, reader=reader), base_url="http://127.0.0.1").get("/api/health").json()["reader"] == reader.name
     assert TestClient(create_app(index), base_url="http://127.0.0.1").get("/api/health").json()["reader"] == model_version()
     assert Answerer(index, reader=reader).reader is reader
+
+
+@pytest.mark.slow
+def test_the_default_reader_is_the_trained_neural_reader(e5_index: LoadedIndex, monkeypatch: pytest.MonkeyPatch
+                                                         ) -> None:
+    from jbqa.answerer.model import model_version
+
+    assert e5_index.manifest["span_reader"] == {"kind": "default"}  # built with no reader chosen
+    asked = ["eval", "--index", str(e5_index.directory), "--limit", "3", "--json"]
+    light = run(*asked)  # $JBQA_READER names the default: light here
+    assert light.exit_code == 0, light.output
+    assert json.loads(light.stdout)["reader"] == model_version()
+
+    monkeypatch.delenv("JBQA_READER")
+    default = run(*asked)
+    assert default.exit_code == 0, default.output
+    assert json.loads(default.stdout)["reader"] == "neural"
+    answers = _answers(run("ask", "江北区金融机构有多少家", "--index", str(e5_index.directory), "--json"))
+    first = answers[0]
+    assert first["answer"] and first["answer"] == str(first["quote"])[first["answer_start"]:first["answer_end"]]
