@@ -17,6 +17,7 @@ import json
 import os
 import random
 import re
+import sys
 import tempfile
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
@@ -26,6 +27,7 @@ from typing import Any
 import numpy as np
 
 from jbqa.answerer.candidates import Candidate, CorpusView, gather
+from jbqa.answerer.combined import DEPTH as COMBINED_DEPTH
 from jbqa.answerer.features import QuestionTerms, question_terms, sentence_matrix
 from jbqa.answerer.model import AbstainModel, ReaderModel, abstain_row, fit_abstain, fit_ranker
 from jbqa.answerer.span_features import span_candidates, span_matrix
@@ -484,8 +486,7 @@ def cached_out_of_fold(data_dir: Path, depth: int, progress: bool = True, cache:
     """`out_of_fold` of every training question asked (`collect`), kept in jbqa's training cache
     under `outcomes_key`: a refit from the same files and code reads them back instead of asking
     again (most of a fit's time). A file that cannot be read back is computed again."""
-    cache = cache or training_cache_dir()
-    path = cache / f"out-of-fold-{outcomes_key(data_dir, depth)[:24]}.jsonl.gz"
+    path = _outcomes_path(data_dir, depth, cache)
     if path.is_file():
         try:
             with gzip.open(path, "rt", encoding="utf-8") as lines:
@@ -497,16 +498,28 @@ def cached_out_of_fold(data_dir: Path, depth: int, progress: bool = True, cache:
     with tempfile.TemporaryDirectory(prefix="jbqa-train-") as tmp:
         data, _ = collect(data_dir, Path(tmp), progress)
     outcomes = out_of_fold(data, depth)
-    cache.mkdir(parents=True, exist_ok=True)
+    keep_out_of_fold(data_dir, depth, outcomes, cache)
+    return outcomes
+
+
+def _outcomes_path(data_dir: Path, depth: int, cache: Path | None) -> Path:
+    return (cache or training_cache_dir()) / f"out-of-fold-{outcomes_key(data_dir, depth)[:24]}.jsonl.gz"
+
+
+def keep_out_of_fold(data_dir: Path, depth: int, outcomes: Sequence[Outcome], cache: Path | None = None) -> Path:
+    """Write `out_of_fold(…, depth)` of the training questions where `cached_out_of_fold` reads it
+    back (atomically: an interrupted write leaves no file behind)."""
+    path = _outcomes_path(data_dir, depth, cache)
+    path.parent.mkdir(parents=True, exist_ok=True)
     tmp_path = path.with_name(path.name + f".tmp-{os.getpid()}")
     try:
         with gzip.open(tmp_path, "wt", encoding="utf-8") as out:
             for o in outcomes:
                 out.write(json.dumps(dataclasses.asdict(o), ensure_ascii=False) + "\n")
         os.replace(tmp_path, path)
-    finally:  # an interrupted write leaves no partial file behind
+    finally:
         tmp_path.unlink(missing_ok=True)
-    return outcomes
+    return path
 
 
 def _outcome(fields: dict[str, Any]) -> Outcome:
@@ -529,13 +542,21 @@ def fit_light_abstain(outcomes: Sequence[Outcome], seed: int) -> tuple[AbstainMo
     return fit_abstain(np.array([o.row for o in outcomes], np.float32), *abstain_targets(outcomes), seed)
 
 
-def train(data_dir: Path, output: Path, progress: bool = True) -> dict[str, Any]:
-    """Train the ranker, span scorer and abstain model; write them with a model card to `output`."""
+def train(data_dir: Path, output: Path, progress: bool = True,
+          log: Callable[[str], None] = lambda line: print(line, file=sys.stderr)) -> dict[str, Any]:
+    """Train the ranker, span scorer and abstain model; write them with a model card to `output`.
+    The questions scored out of fold, to the depth the combined model weighs, go to jbqa's training
+    cache, where `jbqa train --reader neural` reads them back instead of asking them again."""
     random.seed(SEED)
     np.random.seed(SEED)
     with tempfile.TemporaryDirectory(prefix="jbqa-train-") as tmp:
         data, summary = collect(data_dir, Path(tmp), progress)
-    outcomes = out_of_fold(data)
+    outcomes = out_of_fold(data, COMBINED_DEPTH)
+    try:
+        log(f"training questions scored out of fold: kept in {keep_out_of_fold(data_dir, COMBINED_DEPTH, outcomes)}")
+    except OSError as exc:  # only a later fit's time is lost
+        log(f"cannot keep the training questions scored out of fold ({exc})")
+    outcomes = [o for o in outcomes if o.position == 0]  # the best-ranked candidate: the abstain model's rows
     abstain, probability = fit_light_abstain(outcomes, SEED)
     ranker = fit_ranker(*_ranker_rows(data.instances), seed=SEED)
     spans = fit_ranker(*_span_rows(data.spans), seed=SEED, spans=True)

@@ -10,8 +10,9 @@ from pathlib import Path
 
 import pytest
 
+from jbqa.answerer.combined import DEPTH as COMBINED_DEPTH
 from jbqa.answerer.model import MODEL_DIR, ModelUnavailable, ReaderModel
-from jbqa.answerer.training import TRAINING_FILES, train
+from jbqa.answerer.training import TRAINING_FILES, cached_out_of_fold, train
 
 CITIES = ["临川", "青石", "白沙", "北岭", "南湖", "东渡", "西峰", "云台", "金沙", "石门", "长乐", "安平"]
 PLACES = ["图书馆", "体育馆", "美术馆", "科技馆", "音乐厅", "植物园"]
@@ -56,6 +57,13 @@ def test_training_twice_gives_the_same_model(training_data: Path, tmp_path: Path
     model = ReaderModel.load(tmp_path / "a")
     assert model.version.startswith("light-reader-")
     assert model.abstain is not None and 0.0 <= model.abstain.threshold <= 1.0
+
+    # The questions it scored out of fold are kept for the combined model's fit: read back, not asked.
+    said: list[str] = []
+    kept = cached_out_of_fold(training_data, COMBINED_DEPTH, progress=False, log=said.append)
+    assert len(said) == 1 and "read back" in said[0]
+    assert {o.position for o in kept} == set(range(COMBINED_DEPTH))
+    assert len([o for o in kept if o.position == 0]) == model.abstain.report["rows"]
 
 
 def test_a_missing_training_file_is_named(tmp_path: Path) -> None:
