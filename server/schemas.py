@@ -86,9 +86,9 @@ class AskResponse(BaseModel):
         description="Positions in `answers` of the values of that figure, most probable first; [] when none differ.",
     )
     confidence: float = Field(
-        description="Probability that the first answer is right (the abstain model's, calibrated on the training "
-        "data: of answers given 0.8 or more about 9 in 10 were right, 0.5-0.8 5 to 8 in 10, below 0.5 at most 4 in "
-        "10). jbqa answers from the threshold chosen in training up; below it, it refuses."
+        description="Probability that the first answer is right (the reader's, calibrated on the training "
+        "data: of answers given 0.8 or more about 9 in 10 were right, 0.5-0.8 5 to 8 in 10, below 0.5 half at "
+        "most). jbqa answers from the threshold chosen in training up; below it, it refuses."
     )
     answered_question: str = Field(
         description="The question as answered: `question` completed from `history` when it leans on it "
