@@ -126,7 +126,8 @@ class Answerer:
         self.reader = reader
         # A neural reader with a combined model decides from both readers' scores.
         self.combined = reader.combined if reader is not None else None
-        light, abstain = self.model.abstain, self.combined.answer if self.combined is not None else self.model.abstain
+        light = self.model.abstain
+        abstain = self.combined.answer if self.combined is not None else light
         if light is None or abstain is None:
             raise ValueError("the reader model has no abstain model")
         self.light_abstain: AbstainModel = light  # scores the quotes only the light reader weighs
