@@ -18,11 +18,14 @@ one lacking their article, one lacking their answer, ...), and read by a neural 
 learn from them: two readers trained as the neural reader is, each on one of the light reader's two
 folds of articles (`neural_training.fold_readers`), read the questions of the other fold. Each
 source of questions weighs as much in all as the largest (`balanced`). The threshold is chosen as the light reader's is: out of fold, the highest that refuses at most 3%
-of the answerable questions.
+of the answerable questions. The scored questions, the fold readers and their readings are kept in
+jbqa's training cache, so a refit from the same inputs only fits.
 """
 
 from __future__ import annotations
 
+import gzip
+import hashlib
 import json
 import os
 import random
@@ -158,6 +161,48 @@ def read_all(readers: Sequence[NeuralReader], grouped: Sequence[Sequence[Outcome
                                               progress)]
 
 
+def cached_read_all(readers: Sequence[NeuralReader], grouped: Sequence[Sequence[Outcome]], path: Path,
+                    progress: bool = False, log: Callable[[str], None] = print) -> list[list[SpanPrediction | None]]:
+    """`read_all`, kept at `path` (a name in jbqa's training cache that says what the readings come
+    from): a refit reads them back instead of reading every quote again. A file that cannot be read
+    back, or that does not fit the questions, is read again."""
+    from jbqa.answerer.neural import SpanPrediction
+
+    if path.is_file():
+        try:
+            with gzip.open(path, "rt", encoding="utf-8") as lines:
+                found = [[SpanPrediction(*f) if f else None for f in json.loads(line)] for line in lines]
+            if [len(read) for read in found] == [len(group) for group in grouped]:
+                log(f"quotes read by the fold readers: read back from {path}")
+                return found
+            log(f"{path} does not fit the questions: reading the quotes again")
+        except (OSError, EOFError, ValueError, TypeError) as exc:
+            log(f"cannot read {path} ({exc}): reading the quotes again")
+    found = read_all(readers, grouped, progress)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp_path = path.with_name(path.name + f".tmp-{os.getpid()}")
+    try:
+        with gzip.open(tmp_path, "wt", encoding="utf-8") as out:
+            for read in found:
+                out.write(json.dumps([[f.start, f.end, f.score, f.null_score] if f else None for f in read]) + "\n")
+        os.replace(tmp_path, path)
+    finally:  # an interrupted write leaves no file behind
+        tmp_path.unlink(missing_ok=True)
+    return found
+
+
+def readings_path(cache: Path, outcomes_key: str, readers: Sequence[Path], max_answer_chars: int) -> Path:
+    """Where the fold readers' readings of the scored questions are kept: named by what they come
+    from (the questions, the fold readers, the span cap and the reading code)."""
+    from jbqa.answerer.training import source_digest
+
+    key = hashlib.sha256(json.dumps({
+        "outcomes": outcomes_key, "readers": [f"{folder.parent.name}/{folder.name}" for folder in readers],
+        "max_answer_chars": max_answer_chars, "source": source_digest("jbqa.answerer/neural.py".__eq__),
+    }, sort_keys=True).encode()).hexdigest()
+    return cache / f"readings-{key[:24]}.jsonl.gz"
+
+
 def question_numbers(grouped: Sequence[Sequence[Outcome]]) -> np.ndarray:
     """The number of each outcome's question, outcome after outcome."""
     return np.repeat(np.arange(len(grouped)), [len(g) for g in grouped])
@@ -257,19 +302,22 @@ def train(data_dir: Path, output: Path, log: Callable[[str], None] = print, prog
     the fold readers are kept, default jbqa's training cache)."""
     from jbqa.answerer.neural import NeuralReader
     from jbqa.answerer.neural_training import fold_readers, training_contexts
-    from jbqa.answerer.training import SEED, article_fold, cached_out_of_fold
+    from jbqa.answerer.training import SEED, article_fold, cached_out_of_fold, outcomes_key
+    from jbqa.config import training_cache_dir
 
     random.seed(SEED)
     np.random.seed(SEED)
     reader = NeuralReader(str(output), base=packed)
-    by_fold = [NeuralReader(str(folder), base=packed) for folder in fold_readers(data_dir, output, log, packed, cache)]
+    folders = fold_readers(data_dir, output, log, packed, cache)
+    by_fold = [NeuralReader(str(folder), base=packed) for folder in folders]
     for fold_reader in by_fold:  # spans as the reader itself marks them
         fold_reader.max_answer_chars = reader.max_answer_chars
     article_folds = {q.id: article_fold(c) for contexts in training_contexts(data_dir).values() for c in contexts
                      for q in c.questions}
     grouped = balanced(questions(cached_out_of_fold(data_dir, DEPTH, progress, cache, log)))
     log(f"combined model: {len(grouped)} questions asked, each read by the reader of the other fold")
-    found = read_all([by_fold[reading_fold(g[0], article_folds)] for g in grouped], grouped, progress)
+    kept = readings_path(cache or training_cache_dir(), outcomes_key(data_dir, DEPTH), folders, reader.max_answer_chars)
+    found = cached_read_all([by_fold[reading_fold(g[0], article_folds)] for g in grouped], grouped, kept, progress, log)
     model, record = fit(grouped, found, SEED)
     save(model, output, record)
     return record

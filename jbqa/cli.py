@@ -312,8 +312,9 @@ def bench(output: Path | None, scale: int, squad: Path | None, holdout_every: in
 @click.option("--combined-only", is_flag=True,
               help="With --reader neural: check the neural reader already in --output again on the articles its "
                    "training set aside (span length cap, no-answer margin) and fit only the model that combines it "
-                   "with the light reader (about 1.5 h on 2 cores; about 25 min when jbqa's training cache holds "
-                   "the questions scored out of fold, as jbqa train leaves them, and the fold readers).")
+                   "with the light reader (about 1.5 h on 2 cores; about 20 min when jbqa's training cache holds "
+                   "the questions scored out of fold, as jbqa train leaves them, and the fold readers; about 2 min "
+                   "when it also holds their readings).")
 def train(data_dir: Path | None, output: Path | None, kind: str, combined_only: bool) -> None:
     """Train a reader from public reading-comprehension data, with a fixed seed."""
     from jbqa.answerer.model import MODEL_DIR

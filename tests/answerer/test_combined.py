@@ -247,12 +247,22 @@ def test_fitting_from_training_files_saves_a_model_the_reader_loads(
     def ask_again(*args: object, **kwargs: object) -> None:
         raise AssertionError("the training questions were asked again")
 
-    monkeypatch.setattr(training, "collect", ask_again)  # a refit reads the scored questions back
+    [readings] = cache.glob("readings-*")
+
+    def read_again(*args: object, **kwargs: object) -> None:
+        raise AssertionError("the quotes were read again")
+
+    monkeypatch.setattr(training, "collect", ask_again)  # a refit reads the scored questions back,
+    monkeypatch.setattr(combined, "read_all", read_again)  # and the fold readers' readings
     said: list[str] = []
     assert combined.train(data, trained_reader, log=said.append, progress=False, packed=packed, cache=cache) == record
     assert not any("training into" in line for line in said)  # and the fold readers
+    assert any("read back" in line and "readings-" in line for line in said)
     assert len(list(cache.glob("fold-readers-*/fold[01]/neural-reader.json"))) == 2
     assert {name: (trained_reader / name).read_bytes() for name in fitted} == fitted
+    readings.write_bytes(readings.read_bytes()[:50])  # damaged: read again
+    with pytest.raises(AssertionError, match="read again"):
+        combined.train(data, trained_reader, log=lambda line: None, progress=False, packed=packed, cache=cache)
     kept.write_bytes(kept.read_bytes()[:100])  # damaged: asked again
     with pytest.raises(AssertionError, match="asked again"):
         combined.train(data, trained_reader, log=lambda line: None, progress=False, packed=packed, cache=cache)
