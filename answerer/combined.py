@@ -167,6 +167,7 @@ def cached_read_all(readers: Sequence[NeuralReader], grouped: Sequence[Sequence[
     from): a refit reads them back instead of reading every quote again. A file that cannot be read
     back, or that does not fit the questions, is read again."""
     from jbqa.answerer.neural import SpanPrediction
+    from jbqa.answerer.training import write_json_lines
 
     if path.is_file():
         try:
@@ -179,15 +180,7 @@ def cached_read_all(readers: Sequence[NeuralReader], grouped: Sequence[Sequence[
         except (OSError, EOFError, ValueError, TypeError) as exc:
             log(f"cannot read {path} ({exc}): reading the quotes again")
     found = read_all(readers, grouped, progress)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp_path = path.with_name(path.name + f".tmp-{os.getpid()}")
-    try:
-        with gzip.open(tmp_path, "wt", encoding="utf-8") as out:
-            for read in found:
-                out.write(json.dumps([[f.start, f.end, f.score, f.null_score] if f else None for f in read]) + "\n")
-        os.replace(tmp_path, path)
-    finally:  # an interrupted write leaves no file behind
-        tmp_path.unlink(missing_ok=True)
+    write_json_lines(path, ([[f.start, f.end, f.score, f.null_score] if f else None for f in read] for read in found))
     return found
 
 

@@ -507,15 +507,18 @@ def _outcomes_path(data_dir: Path, depth: int, cache: Path | None) -> Path:
 
 
 def keep_out_of_fold(data_dir: Path, depth: int, outcomes: Sequence[Outcome], cache: Path | None = None) -> Path:
-    """Write `out_of_fold(…, depth)` of the training questions where `cached_out_of_fold` reads it
-    back (atomically: an interrupted write leaves no file behind)."""
-    path = _outcomes_path(data_dir, depth, cache)
+    """Write `out_of_fold(…, depth)` of the training questions where `cached_out_of_fold` reads it back."""
+    return write_json_lines(_outcomes_path(data_dir, depth, cache), (dataclasses.asdict(o) for o in outcomes))
+
+
+def write_json_lines(path: Path, rows: Iterable[Any]) -> Path:
+    """One JSON value per line, gzipped, written atomically: an interrupted write leaves no file behind."""
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp_path = path.with_name(path.name + f".tmp-{os.getpid()}")
     try:
         with gzip.open(tmp_path, "wt", encoding="utf-8") as out:
-            for o in outcomes:
-                out.write(json.dumps(dataclasses.asdict(o), ensure_ascii=False) + "\n")
+            for row in rows:
+                out.write(json.dumps(row, ensure_ascii=False) + "\n")
         os.replace(tmp_path, path)
     finally:
         tmp_path.unlink(missing_ok=True)
