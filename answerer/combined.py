@@ -24,7 +24,6 @@ jbqa's training cache, so a refit from the same inputs only fits.
 
 from __future__ import annotations
 
-import gzip
 import hashlib
 import json
 import os
@@ -167,12 +166,11 @@ def cached_read_all(readers: Sequence[NeuralReader], grouped: Sequence[Sequence[
     from): a refit reads them back instead of reading every quote again. A file that cannot be read
     back, or that does not fit the questions, is read again."""
     from jbqa.answerer.neural import SpanPrediction
-    from jbqa.answerer.training import write_json_lines
+    from jbqa.answerer.training import read_json_lines, write_json_lines
 
     if path.is_file():
         try:
-            with gzip.open(path, "rt", encoding="utf-8") as lines:
-                found = [[SpanPrediction(*f) if f else None for f in json.loads(line)] for line in lines]
+            found = [[SpanPrediction(*f) if f else None for f in read] for read in read_json_lines(path)]
             if [len(read) for read in found] == [len(group) for group in grouped]:
                 log(f"quotes read by the fold readers: read back from {path}")
                 return found

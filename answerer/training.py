@@ -489,8 +489,7 @@ def cached_out_of_fold(data_dir: Path, depth: int, progress: bool = True, cache:
     path = _outcomes_path(data_dir, depth, cache)
     if path.is_file():
         try:
-            with gzip.open(path, "rt", encoding="utf-8") as lines:
-                outcomes = [_outcome(json.loads(line)) for line in lines]
+            outcomes = [_outcome(fields) for fields in read_json_lines(path)]
             log(f"training questions scored out of fold: read back from {path}")
             return outcomes
         except (OSError, EOFError, ValueError, TypeError) as exc:
@@ -509,6 +508,12 @@ def _outcomes_path(data_dir: Path, depth: int, cache: Path | None) -> Path:
 def keep_out_of_fold(data_dir: Path, depth: int, outcomes: Sequence[Outcome], cache: Path | None = None) -> Path:
     """Write `out_of_fold(…, depth)` of the training questions where `cached_out_of_fold` reads it back."""
     return write_json_lines(_outcomes_path(data_dir, depth, cache), (dataclasses.asdict(o) for o in outcomes))
+
+
+def read_json_lines(path: Path) -> list[Any]:
+    """The values `write_json_lines` wrote."""
+    with gzip.open(path, "rt", encoding="utf-8") as lines:
+        return [json.loads(line) for line in lines]
 
 
 def write_json_lines(path: Path, rows: Iterable[Any]) -> Path:
