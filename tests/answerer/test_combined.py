@@ -260,6 +260,12 @@ def test_fitting_from_training_files_saves_a_model_the_reader_loads(
     assert any("read back" in line and "readings-" in line for line in said)
     assert len(list(cache.glob("fold-readers-*/fold[01]/neural-reader.json"))) == 2
     assert {name: (trained_reader / name).read_bytes() for name in fitted} == fitted
+    stale = json.loads(fitted[RECORD_FILE])  # a combined model fitted on other inputs is refitted, not in the way
+    (trained_reader / RECORD_FILE).write_text(json.dumps({**stale, "answer_features": stale["answer_features"][:-1]}))
+    with pytest.raises(ReaderUnavailable, match="fitted on other inputs"):
+        NeuralReader(str(trained_reader), base=packed)
+    assert combined.train(data, trained_reader, log=said.append, progress=False, packed=packed, cache=cache) == record
+    assert {name: (trained_reader / name).read_bytes() for name in fitted} == fitted
     readings.write_bytes(readings.read_bytes()[:50])  # damaged: read again
     with pytest.raises(AssertionError, match="read again"):
         combined.train(data, trained_reader, log=lambda line: None, progress=False, packed=packed, cache=cache)
