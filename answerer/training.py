@@ -447,7 +447,7 @@ def out_of_fold(data: TrainingData, depth: int = 1) -> list[Outcome]:
 
 # Modules that read the outcomes rather than compute them: changing them keeps the cached ones.
 _AFTER_OUTCOMES = frozenset({"jbqa/cli.py", "jbqa.answerer/combined.py", "jbqa.answerer/neural.py",
-                             "jbqa.answerer/neural_training.py"})
+                             "jbqa.answerer/neural_training.py", "jbqa.answerer/reader_files.py"})
 
 
 def source_digest(keep: Callable[[str], bool] = lambda module: True) -> str:

@@ -11,8 +11,9 @@ import pytest
 from tiny_e5 import SMALL_READER, fact_context, write_packed
 
 from jbqa.answerer import Answerer, neural_training
-from jbqa.answerer.neural import TRAINED_RECORD, TRAINED_WEIGHTS, NeuralReader, ReaderUnavailable, window_of
+from jbqa.answerer.neural import NeuralReader, ReaderUnavailable, window_of
 from jbqa.answerer.neural_training import ANSWER_CHARS, NeuralConfig, best_spans, examples_of, grow
+from jbqa.answerer.reader_files import ROW_SCALE, TRAINED_RECORD, TRAINED_WEIGHTS
 from jbqa.index.store import LoadedIndex
 
 
@@ -51,7 +52,13 @@ def test_training_twice_gives_the_same_files_and_they_load_over_their_base(
 
     with safe_open(str(tmp_path / "a" / TRAINED_WEIGHTS), "pt") as saved:
         names = set(saved.keys())
+        dtypes = {n: saved.get_tensor(n).dtype for n in names}
     assert names and all(n.startswith(("bert.encoder.layer.1.", "qa_outputs.")) for n in names)
+    import torch
+
+    matrices = [n for n in names if n.endswith(".weight") and n + ROW_SCALE in names]
+    assert matrices and all(dtypes[n] == torch.int8 and dtypes[n + ROW_SCALE] == torch.float16 for n in matrices)
+    assert {dtypes[n] for n in names if n not in matrices} == {torch.float16}
 
     assert first["max_answer_chars"] in ANSWER_CHARS
     assert set(first["span_f1_by_max_answer_chars"]) == {str(c) for c in ANSWER_CHARS}
