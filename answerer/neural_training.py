@@ -37,7 +37,7 @@ MAX_QUESTION_CHARS = 64
 
 @dataclass(frozen=True)
 class NeuralConfig:
-    trainable_layers: int = 4  # the top encoder layers trained (the rest are frozen)
+    trainable_layers: int = 6  # the top encoder layers trained (the rest are frozen)
     max_length: int = 160  # tokens of question + window
     window_chars: int = 120  # the answer's sentence, grown with its neighbours up to this many characters
     epochs: int = 4
