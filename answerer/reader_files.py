@@ -61,11 +61,12 @@ def as_stored(state: dict[str, Any]) -> dict[str, Any]:
 
 
 def save_weights(folder: Path, state: dict[str, Any]) -> None:
-    """Write `state` (`stored`) into the folder atomically."""
-    from safetensors.torch import save_file
+    """Write `state` (`stored`) into the folder atomically, readable as other files written here are
+    (safetensors' own `save_file` makes it private to its owner)."""
+    from safetensors.torch import save
 
     tmp = folder / (TRAINED_WEIGHTS + ".tmp")
-    save_file(stored(state), str(tmp), metadata={"format": "pt"})
+    tmp.write_bytes(save(stored(state), metadata={"format": "pt"}))
     os.replace(tmp, folder / TRAINED_WEIGHTS)
 
 

@@ -88,6 +88,13 @@ def test_spans_are_capped_in_characters_not_tokens() -> None:
     assert best_spans(start, end, offsets, context, max_answer_chars=3) == (-1, -1, float("-inf"))
 
 
+def test_unreadable_weights_are_refused_in_one_line(trained_reader: Path, packed: Path) -> None:
+    (trained_reader / TRAINED_WEIGHTS).write_bytes(b"\x00" * 64)
+    with pytest.raises(ReaderUnavailable, match="jbqa train --reader neural") as caught:
+        NeuralReader(str(trained_reader), base=packed)
+    assert "\n" not in str(caught.value)
+
+
 def test_a_reader_trained_over_another_base_is_refused_in_one_line(trained_reader: Path, tmp_path: Path) -> None:
     other = tmp_path / "other-q4.bin"
     write_packed(other, layers=2, ffn=96)
