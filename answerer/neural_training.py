@@ -2,8 +2,11 @@
 
 The reader reads what the light reader chose: a (question, sentence) pair, the sentence with the
 neighbours that complete it. Training examples are the sentence of each training question's context
-that holds its answer (the target span) and, as negatives, other sentences of the same context (the
-target is the [CLS] token: no answer here), so that the no-answer score is learned alongside spans.
+that holds its answer (the target span) and, as negatives, windows that do not hold it (the target is
+the [CLS] token: no answer here), so that the no-answer score is learned alongside spans. Some
+negatives are drawn at random from the question's context; others are the window of its article
+that shares the most with the question, as the light reader's best wrong candidates do (a question
+about a topic the window treats, asking a fact it does not give).
 
 Only the top `trainable_layers` encoder layers and the span head are trained; the layers below are
 frozen, so their output is computed once per example and kept (float16) for every epoch. The saved
@@ -37,12 +40,13 @@ MAX_QUESTION_CHARS = 64
 
 @dataclass(frozen=True)
 class NeuralConfig:
-    trainable_layers: int = 6  # the top encoder layers trained (the rest are frozen)
+    trainable_layers: int = 8  # the top encoder layers trained (the rest are frozen)
     max_length: int = 160  # tokens of question + window
     window_chars: int = 120  # the answer's sentence, grown with its neighbours up to this many characters
     epochs: int = 4
     max_questions: int | None = None  # the first N training questions (learning curves); None: all
-    negatives_per_question: float = 0.5
+    negatives_per_question: float = 0.25  # a window of the question's context, drawn at random
+    similar_negatives_per_question: float = 0.5  # the window of its article most like the question
     batch_size: int = 16
     learning_rate: float = 3e-4
     head_learning_rate: float = 2e-3
@@ -83,13 +87,17 @@ def grow(sentences: Sequence[tuple[int, int]], lo: int, hi: int, limit: int) -> 
 
 
 def examples_of(contexts: Sequence[SquadContext], config: NeuralConfig) -> list[Example]:
-    """Positive windows (the one holding each answer) and negative windows (others of the context)."""
+    """Positive windows (the one holding each answer) and negative windows: one of the context at
+    random, and the one of the article that shares the most character pairs with the question."""
     rng = random.Random(config.seed)
+    windows = {id(c): _windows_of(c.context, config.window_chars) for c in contexts}
+    articles: dict[str, list[SquadContext]] = {}
+    for c in contexts:
+        articles.setdefault(c.title or c.id, []).append(c)
     out: list[Example] = []
     asked = 0
     for c in contexts:
         text = c.context
-        sentences = [(a, b) for a, b in sentence_bounds(text) if text[a:b].strip()]
         for q in c.questions:
             located = [(a.start, a.start + len(a.text)) for a in q.answers
                        if a.start >= 0 and text[a.start:a.start + len(a.text)] == a.text and a.text.strip()]
@@ -100,16 +108,30 @@ def examples_of(contexts: Sequence[SquadContext], config: NeuralConfig) -> list[
             asked += 1
             answers = tuple(a.text for a in q.answers)
             start, end = located[0]
-            window = _window_around(sentences, start, end, config.window_chars)
+            window = _window_around(windows[id(c)][0], start, end, config.window_chars)
             if window is not None:
                 a, b = window
                 out.append(Example(q.question, text[a:b], start - a, end - a, answers))
-            if rng.random() < config.negatives_per_question:
-                negative = _window_without(sentences, located, config.window_chars, rng)
-                if negative is not None:
-                    a, b = negative
-                    out.append(Example(q.question, text[a:b], -1, -1, answers))
+
+            mine = [text[a:b] for a, b in windows[id(c)][1] if all(e <= a or s >= b for s, e in located)]
+            mine = [w for w in mine if not _holds(w, answers)]
+            drawn = rng.choice(mine) if rng.random() < config.negatives_per_question and mine else None
+            if config.similar_negatives_per_question and rng.random() < config.similar_negatives_per_question:
+                others = [other.context[a:b] for other in articles[c.title or c.id] if other is not c
+                          for a, b in windows[id(other)][1]]
+                unlike = [w for w in mine + others if w != drawn and not _holds(w, answers)]
+                if unlike:
+                    out.append(Example(q.question, most_like(q.question, unlike), -1, -1, answers))
+            if drawn is not None:
+                out.append(Example(q.question, drawn, -1, -1, answers))
     return out
+
+
+def _windows_of(text: str, limit: int) -> tuple[list[tuple[int, int]], list[tuple[int, int]]]:
+    """A context's sentences (spans) and the window grown around each one (distinct, in order)."""
+    sentences = [(a, b) for a, b in sentence_bounds(text) if text[a:b].strip()]
+    grown = list(dict.fromkeys(grow(sentences, k, k, limit) for k in range(len(sentences))))
+    return sentences, grown
 
 
 def _window_around(sentences: list[tuple[int, int]], start: int, end: int, limit: int) -> tuple[int, int] | None:
@@ -118,14 +140,19 @@ def _window_around(sentences: list[tuple[int, int]], start: int, end: int, limit
     return grow(sentences, inside[0], inside[-1], limit) if inside else None
 
 
-def _window_without(sentences: list[tuple[int, int]], answers: list[tuple[int, int]], limit: int,
-                    rng: random.Random) -> tuple[int, int] | None:
-    """A window of the context, chosen at random, that holds none of the answers."""
-    def clear(a: int, b: int) -> bool:
-        return all(e <= a or s >= b for s, e in answers)
-    windows = [w for k in range(len(sentences)) if clear(*(w := grow(sentences, k, k, limit)))]
-    windows = windows or [w for w in sentences if clear(*w)]
-    return rng.choice(windows) if windows else None
+def _holds(window: str, answers: Sequence[str]) -> bool:
+    return any(a.strip() and a in window for a in answers)
+
+
+def _pairs(text: str) -> set[str]:
+    """The pairs of adjacent word characters of `text`."""
+    return {text[k:k + 2] for k in range(len(text) - 1) if text[k].isalnum() and text[k + 1].isalnum()}
+
+
+def most_like(question: str, windows: Sequence[str]) -> str:
+    """The window sharing the most character pairs with the question (the first of equals)."""
+    asked = _pairs(question)
+    return max(windows, key=lambda w: len(asked & _pairs(w)))
 
 
 def encode(tokenizer: Any, examples: Sequence[Example], max_length: int) -> Encoded:

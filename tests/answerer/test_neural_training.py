@@ -19,11 +19,31 @@ from jbqa.index.store import LoadedIndex
 
 def test_examples_are_the_answer_window_and_windows_without_it() -> None:
     context = fact_context(1, "公园", "面积", "158公顷")
-    examples = examples_of([context], NeuralConfig(negatives_per_question=1.0, window_chars=40))
+    examples = examples_of([context], NeuralConfig(negatives_per_question=1.0, similar_negatives_per_question=0,
+                                                   window_chars=40))
     positive, negative = examples
     assert positive.window[positive.answer_start:positive.answer_end] == "158公顷"
     assert "公园的面积为158公顷。" in positive.window and len(positive.window) <= 40
     assert negative.answer_start == -1 and "158公顷" not in negative.window
+
+
+def test_a_similar_negative_is_the_window_of_the_article_most_like_the_question() -> None:
+    from jbqa.eval.squad import SquadAnswer, SquadContext, SquadQuestion
+
+    asked = fact_context(1, "公园", "面积", "158公顷")
+    near = "公园的面积比去年更大。"  # the question's topic and measure, not its answer
+    unlike = "这是第2篇文章。游客很多。"
+    elsewhere = "公园的面积为158公顷，游客很多。"  # the answer itself, in another paragraph
+    same_article = [
+        asked,
+        SquadContext("c2", asked.title, unlike + near + "天气晴朗。", ()),
+        SquadContext("c3", asked.title, elsewhere, ()),
+        SquadContext("c4", "另一篇", near, (SquadQuestion("q4", "天气怎么样？", (SquadAnswer("晴朗", -1),)),)),
+    ]
+    config = NeuralConfig(negatives_per_question=0, similar_negatives_per_question=1.0, window_chars=12)
+    positive, negative = examples_of(same_article, config)
+    assert positive.answer_start >= 0 and negative.answer_start == -1
+    assert negative.window == near and negative.question == positive.question
 
 
 def test_the_window_read_at_answer_time_is_the_one_trained_on() -> None:
