@@ -14,6 +14,7 @@ from dataclasses import asdict, dataclass, field, replace
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
+import threadpoolctl
 
 from jbqa.answerer.candidates import Candidate, CorpusView, gather
 from jbqa.answerer.combined import DEPTH, candidate_rows, span_row
@@ -41,7 +42,7 @@ RUNNER_UP_GAP = 3.0  # ranker-score distance beyond which a runner-up is not con
 CONFLICT_MARGIN = 0.5  # runners-up at least this share as likely as the best one are shown beside it
 SUGGEST_FROM = 6  # a refusal's suggestions come from the sentences ranked this near the question
 DISTINCTIVE_SHARE = 0.5  # a word in more of the passages than this says nothing of what is asked
-WARM_UP_QUESTION = "这是什么"  # any question: it loads what answering needs
+WARM_UP_QUESTION = "这份文件的主要内容是什么"  # any question with words to look for: it runs every stage
 
 
 @dataclass(frozen=True)
@@ -114,13 +115,24 @@ class _Scored:
     after: bool = False  # True: weighed by the light reader alone beside a combined model's quotes, shown after them
 
 
+def one_blas_thread() -> None:
+    """Limit the BLAS libraries numpy and scipy load to one thread, for the whole process. Answering
+    multiplies small matrices (a question's word vectors, a few hundred sentence vectors), which one
+    thread does as fast; OpenBLAS's idle workers spin for about a tenth of a second after each call
+    and would take a core from the e5 engine's threads (with two cores, a few questions in a hundred
+    took 3 to 8 times as long to embed)."""
+    threadpoolctl.threadpool_limits(1, user_api="blas")
+
+
 class Answerer:
     def __init__(
         self, index: LoadedIndex, model: ReaderModel | None = None, threshold: float | None = None,
         reader: NeuralReader | None = None, lexicon: Lexicon | None = None, suggest: bool = False,
     ) -> None:
         """`suggest`: a refusal offers near questions the documents answer (a few more answers'
-        work: the chat page's, not the evaluation's)."""
+        work: the chat page's, not the evaluation's). Limits the process's BLAS to one thread
+        (`one_blas_thread`)."""
+        one_blas_thread()
         self.index = index
         self.model = model or ReaderModel.load()
         self.reader = reader
@@ -141,8 +153,8 @@ class Answerer:
         self.paragraphs = Paragraphs(index.sources)
 
     def warm_up(self) -> None:
-        """Ask one question, so that the tokenizer's dictionaries and the models are loaded before
-        the first question that counts."""
+        """Ask one question, so that the tokenizer's dictionaries, the embedder and the readers are
+        loaded before the first question that counts."""
         self.ask(WARM_UP_QUESTION)
 
     def ask(self, question: str, top: int = DEFAULT_TOP, history: Sequence[str] = ()) -> AskResult:

@@ -5,9 +5,11 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+import threadpoolctl
 
 from jbqa.answerer import MAX_QUESTION_CHARS, Answer, Answerer, AskResult, QuestionError
-from jbqa.answerer.answerer import with_qualifier
+from jbqa.answerer.answerer import WARM_UP_QUESTION, with_qualifier
+from jbqa.answerer.features import question_terms
 from jbqa.answerer.question import NOT_A_QUESTION_HINT, has_content_word
 from jbqa.eval.metrics import GoldItem
 from jbqa.eval.run import DEFAULT_GOLD, load_gold
@@ -236,3 +238,17 @@ def test_a_question_with_no_chinese_content_word_is_refused_with_the_hint(
 def test_a_chinese_question_gets_no_hint(offline_index: LoadedIndex, question: str) -> None:
     assert has_content_word(question)
     assert Answerer(offline_index).ask(question).hint is None
+
+
+def test_the_warm_up_question_reaches_retrieval_and_the_readers(answerer: Answerer) -> None:
+    """A question without words to look for is refused before the embedder and the readers run; the
+    warm-up question must not be one, or the first visitor's question would load them."""
+    assert has_content_word(WARM_UP_QUESTION)
+    assert question_terms(WARM_UP_QUESTION, answerer.terms).terms
+
+
+def test_an_answerer_leaves_blas_on_one_thread(answerer: Answerer) -> None:
+    """Idle BLAS workers spin after each call and would take a core from the embedder's threads."""
+    blas = [pool for pool in threadpoolctl.threadpool_info() if pool["user_api"] == "blas"]
+    assert blas, "numpy loads a BLAS library"
+    assert {pool["num_threads"] for pool in blas} == {1}
