@@ -6,7 +6,8 @@ that holds its answer (the target span) and, as negatives, windows that do not h
 the [CLS] token: no answer here), so that the no-answer score is learned alongside spans. Some
 negatives are drawn at random from the question's context; others are the window of its article
 that shares the most with the question, as the light reader's best wrong candidates do (a question
-about a topic the window treats, asking a fact it does not give).
+about a topic the window treats, asking a fact it does not give). Optionally (off in the shipped
+config), the answer window asked with one of the question's nouns changed (`changed_question`).
 
 Only the top `trainable_layers` encoder layers and the span head are trained; the layers below are
 frozen, so their output is computed once per example and kept (float16) for every epoch. The saved
@@ -29,6 +30,7 @@ from typing import Any
 
 import numpy as np
 
+from jbqa.answerer.qwords import find_question_word
 from jbqa.answerer.reader_files import TRAINED_RECORD, as_stored, load_weights, read_record, save_weights, write_record
 from jbqa.eval.squad import SquadContext, split_contexts
 from jbqa.index.checksum import sha256_file
@@ -47,6 +49,7 @@ class NeuralConfig:
     max_questions: int | None = None  # the first N training questions (learning curves); None: all
     negatives_per_question: float = 0.25  # a window of the question's context, drawn at random
     similar_negatives_per_question: float = 0.5  # the window of its article most like the question
+    changed_negatives_per_question: float = 0.0  # its answer window, asked with a word changed (`changed_question`)
     batch_size: int = 16
     learning_rate: float = 3e-4
     head_learning_rate: float = 2e-3
@@ -124,6 +127,41 @@ def examples_of(contexts: Sequence[SquadContext], config: NeuralConfig) -> list[
                     out.append(Example(q.question, most_like(q.question, unlike), -1, -1, answers))
             if drawn is not None:
                 out.append(Example(q.question, drawn, -1, -1, answers))
+            if window is not None and config.changed_negatives_per_question \
+                    and rng.random() < config.changed_negatives_per_question:
+                others = [o.question for other in articles[c.title or c.id] for o in other.questions if o is not q]
+                changed = changed_question(q.question, text[window[0]:window[1]], others, rng)
+                if changed is not None:
+                    out.append(Example(changed, text[window[0]:window[1]], -1, -1, answers))
+    return out
+
+
+def changed_question(question: str, window: str, others: Sequence[str], rng: random.Random) -> str | None:
+    """`question` made to ask what `window` does not give: of its nouns the window holds (two
+    letters or more), the one nearest its question word is replaced by a noun of the same kind
+    (jieba's part of speech) from one of `others` (the article's other questions: the same topic
+    and script) that the window lacks. None when there is no such pair of words."""
+    held = [(w, tag, a, b) for w, tag, a, b in _nouns(question) if w in window]
+    asked = find_question_word(question)
+    anchor = asked.start if asked.start >= 0 else len(question)
+    for _word, tag, start, end in sorted(held, key=lambda t: min(abs(t[2] - anchor), abs(t[3] - anchor))):
+        fits = sorted({w for other in others for w, t, _, _ in _nouns(other)
+                       if t == tag and w not in window and w not in question})
+        if fits:
+            return question[:start] + rng.choice(fits) + question[end:]
+    return None
+
+
+def _nouns(text: str) -> list[tuple[str, str, int, int]]:
+    """The nouns of `text` of two letters or more: (word, jieba's part of speech, start, end)."""
+    import jieba.posseg
+
+    out, at = [], 0
+    for pair in jieba.posseg.cut(text):
+        word, tag = pair.word, pair.flag
+        if tag.startswith("n") and len(word) >= 2 and word.isalnum() and find_question_word(word).category == "other":
+            out.append((word, tag, at, at + len(word)))
+        at += len(word)
     return out
 
 
@@ -567,7 +605,7 @@ def recheck(output: Path, data_dir: Path, log: Callable[[str], None] = print, pa
 
 
 # The modules that make a reader's examples and train it: a change to one trains the fold readers again.
-TRAINING_MODULES = frozenset({"jbqa.answerer/neural_training.py", "jbqa.answerer/reader_files.py",
+TRAINING_MODULES = frozenset({"jbqa.answerer/neural_training.py", "jbqa.answerer/qwords.py", "jbqa.answerer/reader_files.py",
                               "jbqa.answerer/training.py", "jbqa.eval/squad.py", "jbqa.ingest/split.py",
                               "jbqa.ingest/clean.py", "jbqa.index/e5.py"})
 

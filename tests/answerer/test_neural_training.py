@@ -4,6 +4,8 @@ the same files twice, only what training changed saved, loaded back over its bas
 from __future__ import annotations
 
 import json
+import random
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
@@ -12,7 +14,14 @@ from tiny_e5 import SMALL_READER, fact_context, write_packed
 
 from jbqa.answerer import Answerer, neural_training
 from jbqa.answerer.neural import NeuralReader, ReaderUnavailable, window_of
-from jbqa.answerer.neural_training import ANSWER_CHARS, NeuralConfig, best_spans, examples_of, grow
+from jbqa.answerer.neural_training import (
+    ANSWER_CHARS,
+    NeuralConfig,
+    best_spans,
+    changed_question,
+    examples_of,
+    grow,
+)
 from jbqa.answerer.reader_files import ROW_SCALE, TRAINED_RECORD, TRAINED_WEIGHTS
 from jbqa.index.store import LoadedIndex
 
@@ -44,6 +53,30 @@ def test_a_similar_negative_is_the_window_of_the_article_most_like_the_question(
     positive, negative = examples_of(same_article, config)
     assert positive.answer_start >= 0 and negative.answer_start == -1
     assert negative.window == near and negative.question == positive.question
+
+
+def test_a_changed_question_asks_for_a_noun_of_the_article_the_window_does_not_hold() -> None:
+    window = "长江大桥全长1600米，于1957年建成通车，是长江上第一座公路铁路两用桥。"
+    others = ["长江大桥的设计者是谁？", "长江大桥有几个桥墩？"]
+    # 全长, the noun the window holds next to the question word, gives way to one the window lacks
+    assert changed_question("长江大桥全长多少米？", window, others, random.Random(0)) in (
+        "长江大桥设计者多少米？", "长江大桥桥墩多少米？")
+    # a place name only for a place name: the other questions have none but the one asked about
+    assert changed_question("长江大桥哪一年建成？", window, others, random.Random(0)) is None
+
+
+def test_changed_questions_are_negatives_of_the_answer_window() -> None:
+    from jbqa.eval.squad import SquadAnswer, SquadContext, SquadQuestion
+
+    text = "长江大桥全长1600米，于1957年建成通车。"
+    asked = [("q1", "长江大桥全长多少米？", "1600米"), ("q2", "长江大桥的设计者是谁？", "")]
+    context = SquadContext("c1", "大桥", text, tuple(
+        SquadQuestion(i, q, (SquadAnswer(a, text.find(a)),) if a else ()) for i, q, a in asked))
+    plain = NeuralConfig(negatives_per_question=0, similar_negatives_per_question=0)
+    assert [e.question for e in examples_of([context], plain)] == ["长江大桥全长多少米？"]
+    positive, changed = examples_of([context], replace(plain, changed_negatives_per_question=1.0))
+    assert changed.window == positive.window and changed.answer_start == -1
+    assert changed.question == "长江大桥设计者多少米？"
 
 
 def test_the_window_read_at_answer_time_is_the_one_trained_on() -> None:
