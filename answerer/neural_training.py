@@ -138,9 +138,9 @@ def examples_of(contexts: Sequence[SquadContext], config: NeuralConfig) -> list[
 
 def changed_question(question: str, window: str, others: Sequence[str], rng: random.Random) -> str | None:
     """`question` made to ask what `window` does not give: of its nouns the window holds (two
-    letters or more), the one nearest its question word is replaced by a noun of the same kind
-    (jieba's part of speech) from one of `others` (the article's other questions: the same topic
-    and script) that the window lacks. None when there is no such pair of words."""
+    letters or more), the one nearest its question word that can be is replaced by a noun of the
+    same kind (jieba's part of speech) from one of `others` (the article's other questions: the
+    same topic and script) that the window lacks. None when there is no such pair of words."""
     held = [(w, tag, a, b) for w, tag, a, b in _nouns(question) if w in window]
     asked = find_question_word(question)
     anchor = asked.start if asked.start >= 0 else len(question)
