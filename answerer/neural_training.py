@@ -122,7 +122,7 @@ def examples_of(contexts: Sequence[SquadContext], config: NeuralConfig) -> list[
             if config.similar_negatives_per_question and rng.random() < config.similar_negatives_per_question:
                 others = [other.context[a:b] for other in articles[c.title or c.id] if other is not c
                           for a, b in windows[id(other)][1]]
-                unlike = [w for w in mine + others if w != drawn and not _holds(w, answers)]
+                unlike = [w for w in mine if w != drawn] + [w for w in others if not _holds(w, answers)]
                 if unlike:
                     out.append(Example(q.question, most_like(q.question, unlike), -1, -1, answers))
             if drawn is not None:
@@ -130,9 +130,10 @@ def examples_of(contexts: Sequence[SquadContext], config: NeuralConfig) -> list[
             if window is not None and config.changed_negatives_per_question \
                     and rng.random() < config.changed_negatives_per_question:
                 others = [o.question for other in articles[c.title or c.id] for o in other.questions if o is not q]
-                changed = changed_question(q.question, text[window[0]:window[1]], others, rng)
+                answering = text[window[0]:window[1]]
+                changed = changed_question(q.question, answering, others, rng)
                 if changed is not None:
-                    out.append(Example(changed, text[window[0]:window[1]], -1, -1, answers))
+                    out.append(Example(changed, answering, -1, -1, answers))
     return out
 
 
@@ -142,11 +143,13 @@ def changed_question(question: str, window: str, others: Sequence[str], rng: ran
     same kind (jieba's part of speech) from one of `others` (the article's other questions: the
     same topic and script) that the window lacks. None when there is no such pair of words."""
     held = [(w, tag, a, b) for w, tag, a, b in _nouns(question) if w in window]
+    if not held:
+        return None
+    lacking = [(w, t) for other in others for w, t, _, _ in _nouns(other) if w not in window and w not in question]
     asked = find_question_word(question)
     anchor = asked.start if asked.start >= 0 else len(question)
     for _word, tag, start, end in sorted(held, key=lambda t: min(abs(t[2] - anchor), abs(t[3] - anchor))):
-        fits = sorted({w for other in others for w, t, _, _ in _nouns(other)
-                       if t == tag and w not in window and w not in question})
+        fits = sorted({w for w, t in lacking if t == tag})
         if fits:
             return question[:start] + rng.choice(fits) + question[end:]
     return None
