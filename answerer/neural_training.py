@@ -130,9 +130,9 @@ def examples_of(contexts: Sequence[SquadContext], config: NeuralConfig) -> list[
                 out.append(Example(q.question, drawn, -1, -1, answers))
             if window is not None and config.changed_negatives_per_question \
                     and rng.random() < config.changed_negatives_per_question:
-                others = [o.question for other in articles[c.title or c.id] for o in other.questions if o is not q]
+                siblings = [o.question for other in articles[c.title or c.id] for o in other.questions if o is not q]
                 answering = text[window[0]:window[1]]
-                changed = changed_question(q.question, answering, others, rng)
+                changed = changed_question(q.question, answering, siblings, rng)
                 if changed is not None:
                     out.append(Example(changed, answering, -1, -1, answers))
     return out
