@@ -26,7 +26,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-import os
 import random
 import re
 from collections.abc import Callable, Sequence
@@ -38,6 +37,7 @@ import lightgbm as lgb
 import numpy as np
 
 from jbqa.answerer.model import ABSTAIN_FEATURES, AbstainModel, fit_abstain, most_probable
+from jbqa.files import replacing
 
 if TYPE_CHECKING:
     from jbqa.answerer.neural import NeuralReader, SpanPrediction
@@ -261,9 +261,8 @@ def save(model: CombinedModel, output: Path, record: dict[str, Any]) -> None:
         (RECORD_FILE, lambda path: path.write_text(text, encoding="utf-8")),
     ]
     for name, write in writers:
-        tmp = output / (name + ".tmp")
-        write(tmp)
-        os.replace(tmp, output / name)
+        with replacing(output / name) as tmp:
+            write(tmp)
 
 
 def load(folder: Path) -> CombinedModel | None:
@@ -307,9 +306,10 @@ def train(data_dir: Path, output: Path, log: Callable[[str], None] = print, prog
         fold_reader.max_answer_chars = max_answer_chars
     article_folds = {q.id: article_fold(c) for contexts in training_contexts(data_dir).values() for c in contexts
                      for q in c.questions}
-    grouped = balanced(questions(cached_out_of_fold(data_dir, DEPTH, progress, cache, log)))
+    key = outcomes_key(data_dir, DEPTH)
+    grouped = balanced(questions(cached_out_of_fold(data_dir, DEPTH, progress, cache, log, key)))
     log(f"combined model: {len(grouped)} questions asked, each read by the reader of the other fold")
-    kept = readings_path(cache or training_cache_dir(), outcomes_key(data_dir, DEPTH), folders, max_answer_chars)
+    kept = readings_path(cache or training_cache_dir(), key, folders, max_answer_chars)
     found = cached_read_all([by_fold[reading_fold(g[0], article_folds)] for g in grouped], grouped, kept, progress, log)
     model, record = fit(grouped, found, SEED)
     save(model, output, record)

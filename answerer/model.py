@@ -28,6 +28,7 @@ from jbqa.answerer.span_features import (
     span_candidates,
     span_matrix,
 )
+from jbqa.files import replacing, write_text
 from jbqa.index.words import Words
 
 MODEL_FORMAT = 3  # 2: sentence features from word knowledge and parts of speech; 3: and from e5 vectors
@@ -198,13 +199,16 @@ class ReaderModel:
         return ScoredSpan(candidates[best].start, candidates[best].end, float(scores[best]))
 
     def save(self, directory: Path, summary: dict[str, Any]) -> None:
+        """Write the ranker, the span model, the abstain model and their record into `directory`,
+        each file replaced atomically."""
         if self.abstain is None:
             raise ValueError("a reader model is saved with its abstain model")
         directory.mkdir(parents=True, exist_ok=True)
-        self.ranker.save_model(str(directory / "ranker.txt"))
-        self.spans.save_model(str(directory / "spans.txt"))
-        self.abstain.booster.save_model(str(directory / "abstain.txt"))
-        (directory / "abstain.json").write_text(json.dumps(self.abstain.summary(), indent=1), encoding="utf-8")
+        for name, booster in (("ranker.txt", self.ranker), ("spans.txt", self.spans),
+                              ("abstain.txt", self.abstain.booster)):
+            with replacing(directory / name) as tmp:
+                booster.save_model(str(tmp))
+        write_text(directory / "abstain.json", json.dumps(self.abstain.summary(), indent=1))
         digest = hashlib.sha256()
         for name in ("ranker.txt", "spans.txt", "abstain.txt", "abstain.json"):
             digest.update((directory / name).read_bytes())
@@ -216,7 +220,7 @@ class ReaderModel:
             "abstain_features": list(ABSTAIN_FEATURES),
             "training": summary,
         }
-        (directory / "model.json").write_text(json.dumps(meta, ensure_ascii=False, indent=1), encoding="utf-8")
+        write_text(directory / "model.json", json.dumps(meta, ensure_ascii=False, indent=1))
 
     @classmethod
     def load(cls, directory: Path = MODEL_DIR) -> ReaderModel:

@@ -9,9 +9,10 @@ the figures). Vectors (biases, layer norms) are stored as float16. Loading gives
 from __future__ import annotations
 
 import json
-import os
 from pathlib import Path
 from typing import Any
+
+from jbqa.files import write_bytes, write_text
 
 TRAINED_WEIGHTS = "neural-reader.safetensors"
 TRAINED_RECORD = "neural-reader.json"
@@ -28,9 +29,7 @@ def read_record(folder: Path) -> dict[str, Any]:
 
 def write_record(folder: Path, record: dict[str, Any]) -> None:
     """Replace the reader's record atomically."""
-    tmp = folder / (TRAINED_RECORD + ".tmp")
-    tmp.write_text(json.dumps(record, ensure_ascii=False, indent=2, sort_keys=True) + "\n", encoding="utf-8")
-    os.replace(tmp, folder / TRAINED_RECORD)
+    write_text(folder / TRAINED_RECORD, json.dumps(record, ensure_ascii=False, indent=2, sort_keys=True) + "\n")
 
 
 def stored(state: dict[str, Any]) -> dict[str, Any]:
@@ -65,9 +64,7 @@ def save_weights(folder: Path, state: dict[str, Any]) -> None:
     (safetensors' own `save_file` makes it private to its owner)."""
     from safetensors.torch import save
 
-    tmp = folder / (TRAINED_WEIGHTS + ".tmp")
-    tmp.write_bytes(save(stored(state), metadata={"format": "pt"}))
-    os.replace(tmp, folder / TRAINED_WEIGHTS)
+    write_bytes(folder / TRAINED_WEIGHTS, save(stored(state), metadata={"format": "pt"}))
 
 
 def load_weights(folder: Path) -> dict[str, Any]:

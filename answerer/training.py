@@ -14,7 +14,6 @@ import dataclasses
 import gzip
 import hashlib
 import json
-import os
 import random
 import re
 import sys
@@ -37,6 +36,7 @@ from jbqa.eval.metrics import span_f1
 from jbqa.eval.open_squad import write_corpus
 from jbqa.eval.run import load_gold
 from jbqa.eval.squad import SquadContext, load_squad, split_contexts
+from jbqa.files import replacing
 from jbqa.index.checksum import sha256_file
 from jbqa.index.lexicon import Lexicon, default_lexicon, ensure_lexicon, lexicon_info
 from jbqa.index.store import LoadedIndex, build_index
@@ -482,11 +482,12 @@ def outcomes_key(data_dir: Path, depth: int) -> str:
 
 
 def cached_out_of_fold(data_dir: Path, depth: int, progress: bool = True, cache: Path | None = None,
-                       log: Callable[[str], None] = print) -> list[Outcome]:
+                       log: Callable[[str], None] = print, key: str | None = None) -> list[Outcome]:
     """`out_of_fold` of every training question asked (`collect`), kept in jbqa's training cache
     under `outcomes_key`: a refit from the same files and code reads them back instead of asking
-    again (most of a fit's time). A file that cannot be read back is computed again."""
-    path = _outcomes_path(data_dir, depth, cache)
+    again (most of a fit's time). A file that cannot be read back is computed again. `key`: the
+    `outcomes_key` of `data_dir` and `depth`, when the caller has it already."""
+    path = _outcomes_path(cache, key or outcomes_key(data_dir, depth))
     if path.is_file():
         try:
             outcomes = [_outcome(fields) for fields in read_json_lines(path)]
@@ -497,17 +498,18 @@ def cached_out_of_fold(data_dir: Path, depth: int, progress: bool = True, cache:
     with tempfile.TemporaryDirectory(prefix="jbqa-train-") as tmp:
         data, _ = collect(data_dir, Path(tmp), progress)
     outcomes = out_of_fold(data, depth)
-    keep_out_of_fold(data_dir, depth, outcomes, cache)
+    write_json_lines(path, (dataclasses.asdict(o) for o in outcomes))
     return outcomes
 
 
-def _outcomes_path(data_dir: Path, depth: int, cache: Path | None) -> Path:
-    return (cache or training_cache_dir()) / f"out-of-fold-{outcomes_key(data_dir, depth)[:24]}.jsonl.gz"
+def _outcomes_path(cache: Path | None, key: str) -> Path:
+    return (cache or training_cache_dir()) / f"out-of-fold-{key[:24]}.jsonl.gz"
 
 
 def keep_out_of_fold(data_dir: Path, depth: int, outcomes: Sequence[Outcome], cache: Path | None = None) -> Path:
     """Write `out_of_fold(…, depth)` of the training questions where `cached_out_of_fold` reads it back."""
-    return write_json_lines(_outcomes_path(data_dir, depth, cache), (dataclasses.asdict(o) for o in outcomes))
+    return write_json_lines(_outcomes_path(cache, outcomes_key(data_dir, depth)),
+                            (dataclasses.asdict(o) for o in outcomes))
 
 
 def read_json_lines(path: Path) -> list[Any]:
@@ -519,14 +521,9 @@ def read_json_lines(path: Path) -> list[Any]:
 def write_json_lines(path: Path, rows: Iterable[Any]) -> Path:
     """One JSON value per line, gzipped, written atomically: an interrupted write leaves no file behind."""
     path.parent.mkdir(parents=True, exist_ok=True)
-    tmp_path = path.with_name(path.name + f".tmp-{os.getpid()}")
-    try:
-        with gzip.open(tmp_path, "wt", encoding="utf-8") as out:
-            for row in rows:
-                out.write(json.dumps(row, ensure_ascii=False) + "\n")
-        os.replace(tmp_path, path)
-    finally:
-        tmp_path.unlink(missing_ok=True)
+    with replacing(path) as tmp, gzip.open(tmp, "wt", encoding="utf-8") as out:
+        for row in rows:
+            out.write(json.dumps(row, ensure_ascii=False) + "\n")
     return path
 
 

@@ -33,6 +33,7 @@ from jbqa.config import BUNDLED_CORPUS, default_embedder
 from jbqa.eval.metrics import GoldItem, answer_hit, percentile
 from jbqa.eval.run import DEFAULT_GOLD, load_gold, report, run_questions
 from jbqa.eval.synthetic import DEFAULT_SEED, make_synthetic_corpus
+from jbqa.files import write_text
 
 BUILD_REPEATS = 5
 PROFILE_TOP = 10
@@ -440,7 +441,7 @@ def build_child(corpus_dir: str, index_dir: str, result_path: str, factory: str,
         "stages": clock.rows(),
         "stages_not_found": missing,
     }
-    Path(result_path).write_text(json.dumps(result, ensure_ascii=False, indent=2), encoding="utf-8")
+    write_text(Path(result_path), json.dumps(result, ensure_ascii=False, indent=2))
 
 
 def _run_build_child(corpus: Path, index_dir: Path, factory: str | None, embedder: str, timeout: float
@@ -672,7 +673,7 @@ def run_benchmark(
     result["total_seconds"] = round(time.perf_counter() - started, 2)
     if output is not None:
         output.parent.mkdir(parents=True, exist_ok=True)
-        output.write_text(json.dumps(result, ensure_ascii=False, indent=2) + "\n", encoding="utf-8")
+        write_text(output, json.dumps(result, ensure_ascii=False, indent=2) + "\n")
     print(format_report(result, output), flush=True)
     return result
 

@@ -10,6 +10,7 @@ from typing import Any
 
 from jbqa.answerer import Answerer, AskResult, QuestionError
 from jbqa.eval.metrics import GoldItem, first_hit_rank, percentile, reciprocal_rank, span_em, span_f1
+from jbqa.files import write_text
 from jbqa.index.retriever import hybrid_search
 from jbqa.progress import progress as progress_bar
 
@@ -61,9 +62,8 @@ class Outcome:
 
 
 def write_details(outcomes: list[Outcome], path: Path) -> None:
-    with open(path, "w", encoding="utf-8") as out:
-        for o in outcomes:
-            out.write(json.dumps(o.to_detail(), ensure_ascii=False) + "\n")
+    """One JSON line per question: what it asked, what came back and how it scored (replaced atomically)."""
+    write_text(path, "".join(json.dumps(o.to_detail(), ensure_ascii=False) + "\n" for o in outcomes))
 
 
 def run_questions(

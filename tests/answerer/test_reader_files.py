@@ -40,7 +40,7 @@ def test_saved_weights_load_back_and_older_float16_files_load_as_they_are(tmp_pa
 
     state = {"layer.weight": torch.randn(4, 6), "layer.bias": torch.randn(4)}
     save_weights(tmp_path, state)
-    assert not list(tmp_path.glob("*.tmp"))
+    assert not list(tmp_path.glob("*.tmp*"))
     probe = tmp_path / "probe.txt"
     probe.write_text("")  # the weights are as readable as any file written here
     assert (tmp_path / TRAINED_WEIGHTS).stat().st_mode & 0o777 == probe.stat().st_mode & 0o777
