@@ -248,10 +248,10 @@ class Answerer:
         assert self.reader is not None and self.combined is not None
         top = order[:DEPTH]
         quotes = [self._quote(q, candidates[i]) for i in top]
-        found = self.reader.read_quotes(q.text, [(quote, candidates[i].context.previous, candidates[i].context.following)
-                                                 for i, (quote, _, _) in zip(top, quotes, strict=True)])
         light_rows = [_abstain_row(features, scores, order, k, light) for k, (_, _, light) in enumerate(quotes)]
         light_spans = [(light.start, light.end) if light else None for _, _, light in quotes]
+        found = self.reader.read_quotes(q.text, [(quote, candidates[i].context.previous, candidates[i].context.following)
+                                                 for i, (quote, _, _) in zip(top, quotes, strict=True)], light_spans)
         probability = self.combined.probabilities(candidate_rows(q.text, light_rows, found, light_spans))
         scored = []
         for i, p, (quote, offsets, _), f, row, span in zip(

@@ -7,10 +7,12 @@ small LightGBM models weigh both readers' scores:
 - the answer model (binary log loss) gives each quote the probability that it answers, from the
   light reader's abstain inputs for it (as if it led), its place in the light ranking, and what the
   neural reader makes of it (its best span's score over no answer, against the best of the other
-  quotes', whether its span agrees with the light reader's, the spans' lengths). The most probable
-  quote is the answer; below the threshold the question is refused;
-- the span chooser (regression) says by how much the neural reader's span of the answer beats the
-  light reader's in F1; the neural span marks the answer when it is ahead.
+  quotes', whether its span agrees with the light reader's, the spans' lengths, and how it scores
+  the light reader's span). The most probable quote is the answer; below the threshold the question
+  is refused;
+- the span chooser (binary, each row weighed by the F1 at stake) gives the probability that the
+  neural reader's span of the answer is better than the light reader's; the neural span marks the
+  answer when it is more probable than not.
 
 Both learn from the light reader's out-of-fold outcomes (`jbqa.answerer.training.out_of_fold`) of
 every training question, asked of the corpora the light reader's training asks them of (their own,
@@ -47,11 +49,12 @@ DEPTH = 2  # the light reader's best-ranked quotes the neural reader reads for e
 ANSWER_FEATURES = ABSTAIN_FEATURES + (
     "position", "behind_best", "neural_margin", "neural_margin_behind", "neural_span_score", "neural_null_score",
     "spans_agree", "neural_span_chars", "light_span_chars", "question_chars",
+    "light_span_neural_margin", "neural_over_light_span",
 )
 SPAN_FEATURES = ("neural_margin", "neural_span_score", "light_span_score", "neural_span_chars", "light_span_chars",
                  "spans_agree", "neural_span_figure", "light_span_figure", "question_chars", "quote_chars",
-                 "question_word")
-SPAN_PARAMS: dict[str, Any] = {"objective": "regression", "learning_rate": 0.05, "num_leaves": 7,
+                 "question_word", "light_span_neural_score", "neural_over_light_span")
+SPAN_PARAMS: dict[str, Any] = {"objective": "binary", "learning_rate": 0.05, "num_leaves": 7,
                                "min_data_in_leaf": 30, "deterministic": True, "force_row_wise": True,
                                "num_threads": 2, "verbose": -1}
 SPAN_ROUNDS = 150
@@ -67,13 +70,13 @@ _QUESTION_WORD = ABSTAIN_FEATURES.index("question_word")
 @dataclass(frozen=True)
 class CombinedModel:
     answer: AbstainModel  # P(a quote answers) over `candidate_rows`; answer when >= its threshold
-    spans: lgb.Booster  # over `span_row`: > 0 when the neural span is the better one
+    spans: lgb.Booster  # over `span_row`: P(the neural span is the better one)
 
     def probabilities(self, rows: Sequence[Sequence[float]]) -> np.ndarray:
         return np.asarray(self.answer.booster.predict(np.asarray(rows, np.float32), num_threads=1))
 
     def neural_span_wins(self, row: Sequence[float]) -> bool:
-        return float(self.spans.predict(np.asarray([row], np.float32), num_threads=1)[0]) > 0.0
+        return float(self.spans.predict(np.asarray([row], np.float32), num_threads=1)[0]) > 0.5
 
 
 def overlap(a: tuple[int, int] | None, b: tuple[int, int] | None) -> float:
@@ -89,6 +92,14 @@ def overlap(a: tuple[int, int] | None, b: tuple[int, int] | None) -> float:
 
 def _margin(found: SpanPrediction | None) -> float:
     return found.score - (found.null_score or 0.0) if found else NO_SPAN
+
+
+def _light_by_neural(found: SpanPrediction | None) -> tuple[float, float]:
+    """The light reader's span as the neural reader scores it: its score over no answer, and how far
+    the neural reader's own span leads it (when it did not score it: NO_SPAN, far behind)."""
+    if found is None or found.given_score is None:
+        return NO_SPAN, -2 * NO_SPAN
+    return found.given_score - (found.null_score or 0.0), found.score - found.given_score
 
 
 def _chars(span: tuple[int, int] | None) -> float:
@@ -107,17 +118,20 @@ def candidate_rows(question: str, light_rows: Sequence[Sequence[float]], found: 
         neural = (f.start, f.end) if f else None
         rows.append([*light, float(position), best_score - light[0], margin, best_margin - margin,
                      f.score if f else NO_SPAN, (f.null_score or 0.0) if f else 0.0, overlap(neural, span),
-                     _chars(neural), _chars(span), float(len(question))])
+                     _chars(neural), _chars(span), float(len(question)), *_light_by_neural(f)])
     return rows
 
 
 def span_row(question: str, quote: str, found: SpanPrediction, light_span: tuple[int, int],
              light_row: Sequence[float]) -> list[float]:
-    """The span chooser's inputs for a quote both readers marked."""
+    """The span chooser's inputs for a quote both readers marked, the light span as the neural reader
+    scores it among them (NO_SPAN when it did not)."""
     neural, light = quote[found.start : found.end], quote[light_span[0] : light_span[1]]
+    given = found.given_score if found.given_score is not None else NO_SPAN
     return [_margin(found), found.score, light_row[_LIGHT_SPAN_SCORE], float(len(neural)), float(len(light)),
             overlap((found.start, found.end), light_span), float(bool(_FIGURE.search(neural))),
-            float(bool(_FIGURE.search(light))), float(len(question)), float(len(quote)), light_row[_QUESTION_WORD]]
+            float(bool(_FIGURE.search(light))), float(len(question)), float(len(quote)), light_row[_QUESTION_WORD],
+            given, found.score - given]
 
 
 def reading_fold(outcome: Outcome, article_folds: dict[str, int]) -> int:
@@ -152,10 +166,12 @@ def balanced(grouped: Sequence[Sequence[Outcome]]) -> list[list[Outcome]]:
 
 def read_all(readers: Sequence[NeuralReader], grouped: Sequence[Sequence[Outcome]], progress: bool = False
              ) -> list[list[SpanPrediction | None]]:
-    """What `readers[i]` finds in each outcome's quote of `grouped[i]`, a question's quotes in one batch."""
+    """What `readers[i]` finds in each outcome's quote of `grouped[i]`, a question's quotes in one batch,
+    and how it scores the light reader's span of each."""
     from jbqa.progress import progress as progress_bar
 
-    return [reader.read_quotes(group[0].question, [(o.quote, o.previous, o.following) for o in group])
+    return [reader.read_quotes(group[0].question, [(o.quote, o.previous, o.following) for o in group],
+                               [o.light_span for o in group])
             for reader, group in progress_bar(list(zip(readers, grouped, strict=True)), "reading quotes", "q",
                                               progress)]
 
@@ -178,7 +194,8 @@ def cached_read_all(readers: Sequence[NeuralReader], grouped: Sequence[Sequence[
         except (OSError, EOFError, ValueError, TypeError) as exc:
             log(f"cannot read {path} ({exc}): reading the quotes again")
     found = read_all(readers, grouped, progress)
-    write_json_lines(path, ([[f.start, f.end, f.score, f.null_score] if f else None for f in read] for read in found))
+    write_json_lines(path, ([[f.start, f.end, f.score, f.null_score, f.given_score] if f else None for f in read]
+                            for read in found))
     return found
 
 
@@ -215,8 +232,10 @@ def fit_answer(grouped: Sequence[Sequence[Outcome]], found: Sequence[Sequence[Sp
 def fit_spans(answers: Sequence[tuple[Outcome, SpanPrediction | None]], seed: int
               ) -> tuple[lgb.Booster, dict[str, dict[str, float]]]:
     """The span chooser, from the answerable questions' chosen quotes that hold an answer and that both
-    readers marked (target: the neural span's F1 less the light span's). Also returns, by training
-    file, the mean span F1 of the light reader, of the neural reader and of the chooser (out of fold)."""
+    readers marked (target: whether the neural span's F1 beats the light span's, each row weighed by
+    the difference, so that a choice counts as much as the F1 it wins or loses). Also returns, by
+    training file, the mean span F1 of the light reader, of the neural reader and of the chooser
+    (out of fold)."""
     from jbqa.eval.metrics import span_f1
     from jbqa.ingest.normalize import normalize_chars
 
@@ -226,11 +245,11 @@ def fit_spans(answers: Sequence[tuple[Outcome, SpanPrediction | None]], seed: in
     neural = np.array([span_f1(normalize_chars(o.quote[f.start : f.end]), list(o.answers))  # type: ignore[union-attr]
                        for o, f in kept])
     light = np.array([o.span_f1 for o, _ in kept])
-    weights = np.array([o.weight for o, _ in kept], np.float32)
+    at_stake = np.array([o.weight for o, _ in kept], np.float32) * np.abs(neural - light).astype(np.float32)
     folds = np.array([o.fold for o, _ in kept])
 
     def booster(inside: np.ndarray) -> lgb.Booster:
-        data = lgb.Dataset(x[inside], label=(neural - light)[inside], weight=weights[inside],
+        data = lgb.Dataset(x[inside], label=(neural > light)[inside].astype(np.float32), weight=at_stake[inside],
                            feature_name=list(SPAN_FEATURES), categorical_feature=["question_word"],
                            free_raw_data=False)
         params = dict(SPAN_PARAMS, seed=seed, bagging_seed=seed, feature_fraction_seed=seed, data_random_seed=seed)
@@ -240,7 +259,7 @@ def fit_spans(answers: Sequence[tuple[Outcome, SpanPrediction | None]], seed: in
     for fold in np.unique(folds):
         inside = folds == fold
         if (~inside).any():
-            ahead = np.asarray(booster(~inside).predict(x[inside])) > 0
+            ahead = np.asarray(booster(~inside).predict(x[inside])) > 0.5
             chosen[inside] = np.where(ahead, neural[inside], light[inside])
     datasets = np.array([o.dataset for o, _ in kept])
     report = {str(d): {"questions": int((datasets == d).sum()), "light": round(float(light[datasets == d].mean()), 4),

@@ -41,6 +41,7 @@ class SpanPrediction:
     end: int  # end-exclusive: text[start:end] is the answer
     score: float  # start + end logit of the span; comparable across the texts of one call
     null_score: float | None = None  # start + end logit of [CLS] ("no answer here"), best over the windows
+    given_score: float | None = None  # start + end logit of the span the caller gave, best over the windows
 
 
 class ReaderUnavailable(RuntimeError):
@@ -201,15 +202,17 @@ class NeuralReader:
         self.stride = min(STRIDE_TOKENS, (self.max_length - MAX_QUESTION_CHARS - 3) // 2)
         self._lock = threading.Lock()  # a fast tokenizer's truncation state is not safe across threads
 
-    def read(self, question: str, texts: Sequence[str], within: Sequence[tuple[int, int]] | None = None
-             ) -> list[SpanPrediction | None]:
+    def read(self, question: str, texts: Sequence[str], within: Sequence[tuple[int, int]] | None = None,
+             given: Sequence[tuple[int, int] | None] | None = None) -> list[SpanPrediction | None]:
         """The best legal span of each text for `question`, or None when a text has none.
 
         One batched forward pass over (question, text window) pairs: a text longer than the model
         reads is cut into windows overlapping by `stride` tokens, and its best span over all windows
         wins. A legal span starts and ends on the text's tokens, start <= end, and spans at most
         `max_answer_chars` characters and, when `within` gives a text's (start, end), lies inside it
-        (the rest of the text is context: a sentence's neighbours).
+        (the rest of the text is context: a sentence's neighbours). `given`: a span of each text (or
+        None) whose own score, legal or not, comes back as `given_score` (another reader's span, as
+        this reader weighs it).
         """
         results: list[SpanPrediction | None] = [None] * len(texts)
         readable = [i for i, text in enumerate(texts) if text.strip()]
@@ -236,26 +239,38 @@ class NeuralReader:
         starts = output.start_logits.float().numpy()
         ends = output.end_logits.float().numpy()
         nulls = [float("-inf")] * len(texts)
+        given_scores: list[float | None] = [None] * len(texts)
         for k, window in enumerate(windows):
             i = readable[int(window)]
             nulls[i] = max(nulls[i], float(starts[k][0] + ends[k][0]))
+            span = given[i] if given else None
+            score = _span_score(starts[k], ends[k], offsets[k], sequence_ids[k], span) if span else None
+            if score is not None:
+                held = given_scores[i]
+                given_scores[i] = score if held is None else max(held, score)
             found = self._best_span(starts[k], ends[k], offsets[k], sequence_ids[k], within[i] if within else None)
             best = results[i]
             if found is not None and (best is None or found.score > best.score):
                 results[i] = found
-        return [replace(r, null_score=nulls[i]) if r else None for i, r in enumerate(results)]
+        return [replace(r, null_score=nulls[i], given_score=given_scores[i]) if r else None
+                for i, r in enumerate(results)]
 
     def read_quote(self, question: str, quote: str, previous: str, following: str) -> SpanPrediction | None:
         """The best span of `quote`, read with its neighbouring sentences as context when the reader
         was trained so; offsets in `quote`."""
         return self.read_quotes(question, [(quote, previous, following)])[0]
 
-    def read_quotes(self, question: str, quotes: Sequence[tuple[str, str, str]]) -> list[SpanPrediction | None]:
-        """`read_quote` of each (quote, previous, following), in one batch."""
+    def read_quotes(self, question: str, quotes: Sequence[tuple[str, str, str]],
+                    given: Sequence[tuple[int, int] | None] | None = None) -> list[SpanPrediction | None]:
+        """`read_quote` of each (quote, previous, following), in one batch; `given`: a span of each
+        quote (or None) to score as well (`read`)."""
         windows = [window_of(quote, previous, following, self.window_chars) for quote, previous, following in quotes]
+        shifted = [(span[0] + at, span[1] + at) if span else None
+                   for span, (_, at) in zip(given, windows, strict=True)] if given else None
         found = self.read(question, [window for window, _ in windows],
-                          within=[(at, at + len(quote)) for (_, at), (quote, _, _) in zip(windows, quotes, strict=True)])
-        return [SpanPrediction(f.start - at, f.end - at, f.score, f.null_score) if f else None
+                          within=[(at, at + len(quote)) for (_, at), (quote, _, _) in zip(windows, quotes, strict=True)],
+                          given=shifted)
+        return [replace(f, start=f.start - at, end=f.end - at) if f else None
                 for f, (_, at) in zip(found, windows, strict=True)]
 
     def _best_span(
@@ -277,6 +292,18 @@ class NeuralReader:
         scores = np.where(legal, scores, -np.inf)
         a, b = np.unravel_index(int(np.argmax(scores)), scores.shape)
         return SpanPrediction(int(char_start[a]), int(char_end[b]), float(scores[a, b]))
+
+
+def _span_score(starts: np.ndarray, ends: np.ndarray, offsets: np.ndarray, sequence_ids: list[int | None],
+                span: tuple[int, int]) -> float | None:
+    """Start logit of the token holding the span's first character plus end logit of the token
+    holding its last; None when the window does not hold the whole span."""
+    context = [k for k, s in enumerate(sequence_ids) if s == 1 and offsets[k][1] > offsets[k][0]]
+    first = next((k for k in context if offsets[k][1] > span[0]), None)
+    last = next((k for k in reversed(context) if offsets[k][0] < span[1]), None)
+    if first is None or last is None or first > last or offsets[context[0]][0] > span[0] or offsets[context[-1]][1] < span[1]:
+        return None
+    return float(starts[first] + ends[last])
 
 
 def load_reader(name_or_path: str | None) -> NeuralReader | None:

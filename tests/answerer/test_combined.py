@@ -46,13 +46,15 @@ def test_overlap_is_the_f1_of_shared_characters() -> None:
 
 def test_each_quote_is_weighed_against_the_best_of_the_question() -> None:
     light = [[3.0, 1.0], [2.0, 0.5], [1.5, 0.1]]  # ranker score and margin lead the light row
-    found = [SpanPrediction(2, 6, 5.0, -1.0), None, SpanPrediction(0, 3, 9.0, 1.0)]
+    found = [SpanPrediction(2, 6, 5.0, -1.0, given_score=5.0), None, SpanPrediction(0, 3, 9.0, 1.0, given_score=2.5)]
     rows = candidate_rows("问题五个字", light, found, [(2, 6), (0, 1), (1, 3)])
     # position, behind the best ranker score, neural margin, behind the best margin, span and null
-    # scores, agreement, the two spans' lengths, the question's length
-    assert rows[0][-NEURAL:] == [0.0, 0.0, 6.0, 2.0, 5.0, -1.0, 1.0, 4.0, 4.0, 5.0]
-    assert rows[1][-NEURAL:] == [1.0, 1.0, NO_SPAN, 8.0 - NO_SPAN, NO_SPAN, 0.0, 0.0, 0.0, 1.0, 5.0]
-    assert rows[2][-NEURAL:] == [2.0, 1.5, 8.0, 0.0, 9.0, 1.0, pytest.approx(0.8), 3.0, 2.0, 5.0]
+    # scores, agreement, the two spans' lengths, the question's length, then the light span as the
+    # neural reader scores it: over no answer, and behind its own span
+    assert rows[0][-NEURAL:] == [0.0, 0.0, 6.0, 2.0, 5.0, -1.0, 1.0, 4.0, 4.0, 5.0, 6.0, 0.0]
+    assert rows[1][-NEURAL:] == [1.0, 1.0, NO_SPAN, 8.0 - NO_SPAN, NO_SPAN, 0.0, 0.0, 0.0, 1.0, 5.0,
+                                 NO_SPAN, -2 * NO_SPAN]
+    assert rows[2][-NEURAL:] == [2.0, 1.5, 8.0, 0.0, 9.0, 1.0, pytest.approx(0.8), 3.0, 2.0, 5.0, 1.5, 6.5]
     assert [r[:2] for r in rows] == light
 
 
@@ -61,12 +63,17 @@ def test_the_span_row_describes_both_spans() -> None:
     light_row = [0.0] * len(ABSTAIN_FEATURES)
     light_row[ABSTAIN_FEATURES.index("span_score")] = 1.5
     light_row[ABSTAIN_FEATURES.index("question_word")] = 3.0
-    row = span_row(QUESTION, quote, SpanPrediction(8, 12, 4.0, 1.0), (4, 8), light_row)
+    row = span_row(QUESTION, quote, SpanPrediction(8, 12, 4.0, 1.0, given_score=2.5), (4, 8), light_row)
     assert len(row) == len(SPAN_FEATURES)
     named = dict(zip(SPAN_FEATURES, row, strict=True))
     assert named["neural_margin"] == 3.0 and named["light_span_score"] == 1.5 and named["question_word"] == 3.0
     assert named["neural_span_figure"] == 1.0 and named["light_span_figure"] == 0.0  # 480家 against 金融机构
     assert named["spans_agree"] == 0.0 and named["quote_chars"] == len(quote)
+    # the light span as the neural reader scores it, and how far the neural span leads it
+    assert named["light_span_neural_score"] == 2.5 and named["neural_over_light_span"] == 1.5
+    unscored = dict(zip(SPAN_FEATURES, span_row(QUESTION, quote, SpanPrediction(8, 12, 4.0, 1.0), (4, 8), light_row),
+                        strict=True))
+    assert unscored["light_span_neural_score"] == NO_SPAN and unscored["neural_over_light_span"] == 4.0 - NO_SPAN
 
 
 def _outcome(dataset: str, question_id: str, position: int = 0) -> Outcome:
@@ -143,9 +150,12 @@ def _answer_and_readings(reader: NeuralReader, index: LoadedIndex) -> tuple[Answ
     read: dict[str, tuple[int, int] | None] = {}
     read_quotes = reader.read_quotes
 
-    def recording(question: str, quotes: list[tuple[str, str, str]]) -> list[SpanPrediction | None]:
-        found = read_quotes(question, quotes)
+    def recording(question: str, quotes: list[tuple[str, str, str]],
+                  given: list[tuple[int, int] | None] | None = None) -> list[SpanPrediction | None]:
+        assert given is not None and len(given) == len(quotes)  # the light reader's spans, scored by the neural one
+        found = read_quotes(question, quotes, given)
         read.update({q: (f.start, f.end) if f else None for (q, _, _), f in zip(quotes, found, strict=True)})
+        assert all(f.given_score is not None for f, span in zip(found, given, strict=True) if f and span)
         return found
 
     reader.read_quotes = recording  # type: ignore[method-assign]
@@ -219,6 +229,31 @@ def _asked(k: int, rng: np.random.Generator) -> tuple[list[Outcome], list[SpanPr
         start = int(rng.integers(0, 8))
         found.append(SpanPrediction(start, start + 4, float(rng.normal()), float(rng.normal())))
     return group, found
+
+
+def test_the_span_chooser_learns_where_the_neural_span_wins_and_ignores_ties() -> None:
+    quote, figure, words = "区内共有金融机构480家。", (8, 12), (4, 8)
+    light_row = [0.0] * len(ABSTAIN_FEATURES)
+    rng = np.random.default_rng(5)
+    chosen = []
+    for k in range(300):
+        neural_wins = k % 3 == 0  # the neural reader rates the light span far below its own: it marks the figure
+        tie = k % 3 == 2  # both mark the same words: nothing at stake
+        light_span = words if neural_wins else figure
+        neural_span = figure if neural_wins or tie else words
+        given = float(rng.normal(-8.0 if neural_wins else 4.0))
+        row = list(light_row)
+        outcome = Outcome("DRCD_dev.json", "fold", "answerable", k % 2, 1.0, row, True, True,
+                          0.0 if neural_wins else 1.0, question=QUESTION, quote=quote, light_span=light_span,
+                          question_id=f"q{k}", answers=("480家",))
+        chosen.append((outcome, SpanPrediction(*neural_span, 5.0, 0.0, given_score=given)))
+    spans, report = combined.fit_spans(chosen, seed=7)
+    assert report["DRCD_dev.json"]["chosen"] == 1.0  # out of fold: the better span every time
+    model = CombinedModel(None, spans)  # type: ignore[arg-type]
+    assert model.neural_span_wins(span_row(QUESTION, quote, SpanPrediction(*figure, 5.0, 0.0, given_score=-8.0),
+                                           words, light_row))
+    assert not model.neural_span_wins(span_row(QUESTION, quote, SpanPrediction(*words, 5.0, 0.0, given_score=4.0),
+                                               figure, light_row))
 
 
 def test_the_fits_are_deterministic_and_report_each_file() -> None:

@@ -110,6 +110,36 @@ def test_read_gives_a_legal_character_span_inside_each_text(reader: NeuralReader
 
 
 @pytest.mark.slow
+def test_a_given_span_is_scored_as_the_reader_scores_its_own(reader: NeuralReader) -> None:
+    texts = [TEXTS[0], TEXTS[2]]
+    found = reader.read(QUESTIONS[0], texts)
+    assert all(f is not None for f in found)
+    again = reader.read(QUESTIONS[0], texts, given=[(f.start, f.end) for f in found if f])
+    for f, g in zip(found, again):
+        assert f and g and (g.start, g.end) == (f.start, f.end)
+        assert g.given_score == pytest.approx(f.score, abs=1e-4)
+    longer = reader.read(QUESTIONS[0], texts, given=[(0, len(texts[0])), None])
+    assert longer[0] and longer[0].given_score is not None and math.isfinite(longer[0].given_score)  # over the cap
+    assert longer[1] and longer[1].given_score is None
+    outside = reader.read(QUESTIONS[0], texts, given=[(len(texts[0]) - 1, len(texts[0]) + 5), None])
+    assert outside[0] and outside[0].given_score is None  # the text does not hold it
+
+
+@pytest.mark.slow
+def test_a_given_span_of_a_quote_read_with_its_neighbours_is_in_the_quote(reader: NeuralReader) -> None:
+    reader.window_chars = 200
+    try:
+        quote, previous, following = "江北区内共集聚金融机构超480家。", "截至今年7月，", "江北嘴是重庆的金融中心。"
+        [found] = reader.read_quotes(QUESTIONS[0], [(quote, previous, following)])
+        [again] = reader.read_quotes(QUESTIONS[0], [(quote, previous, following)], given=[(found.start, found.end)])
+    finally:
+        reader.window_chars = 0
+    assert found and again and (again.start, again.end) == (found.start, found.end)
+    assert 0 <= found.start < found.end <= len(quote)
+    assert again.given_score == pytest.approx(found.score, abs=1e-4)
+
+
+@pytest.mark.slow
 def test_a_long_text_is_read_past_its_first_window(tiny_qa: Path) -> None:
     # Each unknown word is one [UNK] token of 5 characters: no legal span within 3 characters.
     filler = "αβγδε " * 200  # 200 tokens: more than one window of the model
