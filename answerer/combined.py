@@ -182,13 +182,13 @@ def cached_read_all(readers: Sequence[NeuralReader], grouped: Sequence[Sequence[
     from): a refit reads them back instead of reading every quote again. A file that cannot be read
     back, or that does not fit the questions, is read again."""
     from jbqa.answerer.neural import SpanPrediction
-    from jbqa.answerer.training import read_json_lines, write_json_lines
+    from jbqa.answerer.training import prune_stale, read_json_lines, used, write_json_lines
 
     if path.is_file():
         try:
             found = [[SpanPrediction(*f) if f else None for f in read] for read in read_json_lines(path)]
             if [len(read) for read in found] == [len(group) for group in grouped]:
-                log(f"quotes read by the fold readers: read back from {path}")
+                log(f"quotes read by the fold readers: read back from {used(path)}")
                 return found
             log(f"{path} does not fit the questions: reading the quotes again")
         except (OSError, EOFError, ValueError, TypeError) as exc:
@@ -196,6 +196,7 @@ def cached_read_all(readers: Sequence[NeuralReader], grouped: Sequence[Sequence[
     found = read_all(readers, grouped, progress)
     write_json_lines(path, ([[f.start, f.end, f.score, f.null_score, f.given_score] if f else None for f in read]
                             for read in found))
+    prune_stale(path, log)
     return found
 
 

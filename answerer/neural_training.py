@@ -621,7 +621,9 @@ def fold_readers(data_dir: Path, reader: Path, log: Callable[[str], None] = prin
     of the light reader's two folds (`train(fold=...)`): the combined model reads each training
     question with the one that did not learn from its article. Kept in jbqa's training cache
     (`fold_reader_folders`); each trained when missing (about half the time of the reader in
-    `reader`)."""
+    `reader`). Fold readers of other inputs unused for a month are removed (`prune_stale`)."""
+    from jbqa.answerer.training import prune_stale, used
+
     config, folders = fold_reader_folders(data_dir, reader, packed, cache)
     for fold, folder in enumerate(folders):
         if (folder / TRAINED_RECORD).is_file():
@@ -629,6 +631,7 @@ def fold_readers(data_dir: Path, reader: Path, log: Callable[[str], None] = prin
             continue
         log(f"neural reader of fold {fold}: training into {folder}")
         train(data_dir, folder, config, log, packed, fold=fold)
+    prune_stale(used(folders[0].parent), log)
     return folders
 
 

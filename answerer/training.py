@@ -14,10 +14,13 @@ import dataclasses
 import gzip
 import hashlib
 import json
+import os
 import random
 import re
+import shutil
 import sys
 import tempfile
+import time
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -485,21 +488,54 @@ def cached_out_of_fold(data_dir: Path, depth: int, progress: bool = True, cache:
                        log: Callable[[str], None] = print, key: str | None = None) -> list[Outcome]:
     """`out_of_fold` of every training question asked (`collect`), kept in jbqa's training cache
     under `outcomes_key`: a refit from the same files and code reads them back instead of asking
-    again (most of a fit's time). A file that cannot be read back is computed again. `key`: the
-    `outcomes_key` of `data_dir` and `depth`, when the caller has it already."""
+    again (most of a fit's time). A file that cannot be read back is computed again; writing one
+    removes those of other inputs unused for a month (`prune_stale`). `key`: the `outcomes_key` of
+    `data_dir` and `depth`, when the caller has it already."""
     path = _outcomes_path(cache, key or outcomes_key(data_dir, depth))
     if path.is_file():
         try:
             outcomes = [_outcome(fields) for fields in read_json_lines(path)]
-            log(f"training questions scored out of fold: read back from {path}")
+            log(f"training questions scored out of fold: read back from {used(path)}")
             return outcomes
         except (OSError, EOFError, ValueError, TypeError) as exc:
             log(f"cannot read {path} ({exc}): asking the training questions again")
     with tempfile.TemporaryDirectory(prefix="jbqa-train-") as tmp:
         data, _ = collect(data_dir, Path(tmp), progress)
     outcomes = out_of_fold(data, depth)
-    write_json_lines(path, (dataclasses.asdict(o) for o in outcomes))
+    prune_stale(write_json_lines(path, (dataclasses.asdict(o) for o in outcomes)), log)
     return outcomes
+
+
+STALE_DAYS = 30  # an entry of the training cache neither written nor read back for this long is removed
+_ENTRY = re.compile(r"(out-of-fold|readings|fold-readers)-[0-9a-f]{24}\b")
+
+
+def used(entry: Path) -> Path:
+    """Mark an entry of the training cache as read back now (`prune_stale` keeps what is in use)."""
+    os.utime(entry)
+    return entry
+
+
+def prune_stale(entry: Path, log: Callable[[str], None] = print, days: float = STALE_DAYS) -> list[Path]:
+    """Remove the entries of `entry`'s kind beside it (scored questions, readings, fold readers) that
+    were neither written nor read back for `days`: they were computed from other files or code,
+    and their keys are never asked for again. Nothing else in the folder is touched. Returns what
+    was removed."""
+    kind = _ENTRY.match(entry.name)
+    if kind is None:
+        raise ValueError(f"{entry.name} is not an entry of jbqa's training cache")
+    cutoff = time.time() - days * 86400
+    removed = []
+    for other in sorted(entry.parent.iterdir()):
+        found = _ENTRY.match(other.name)
+        if other == entry or found is None or found.group(1) != kind.group(1) or other.is_symlink():
+            continue
+        if other.stat().st_mtime < cutoff:
+            shutil.rmtree(other) if other.is_dir() else other.unlink()
+            removed.append(other)
+    if removed:
+        log(f"training cache: removed {len(removed)} {kind.group(1)} entries unused for {days:g} days")
+    return removed
 
 
 def _outcomes_path(cache: Path | None, key: str) -> Path:
@@ -508,8 +544,10 @@ def _outcomes_path(cache: Path | None, key: str) -> Path:
 
 def keep_out_of_fold(data_dir: Path, depth: int, outcomes: Sequence[Outcome], cache: Path | None = None) -> Path:
     """Write `out_of_fold(…, depth)` of the training questions where `cached_out_of_fold` reads it back."""
-    return write_json_lines(_outcomes_path(cache, outcomes_key(data_dir, depth)),
+    path = write_json_lines(_outcomes_path(cache, outcomes_key(data_dir, depth)),
                             (dataclasses.asdict(o) for o in outcomes))
+    prune_stale(path)
+    return path
 
 
 def read_json_lines(path: Path) -> list[Any]:

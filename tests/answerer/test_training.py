@@ -4,8 +4,10 @@ damaged or mismatched model is refused with the rebuild hint."""
 from __future__ import annotations
 
 import json
+import os
 import random
 import shutil
+import time
 from pathlib import Path
 
 import pytest
@@ -108,3 +110,47 @@ def test_an_interrupted_write_of_the_scored_questions_leaves_no_file_behind(
         training.cached_out_of_fold(tmp_path, 4, progress=False, cache=cache, log=lambda line: None)
 
     assert list(cache.iterdir()) == []
+
+
+def _aged(path: Path, days: float) -> Path:
+    stamp = time.time() - days * 86400
+    os.utime(path, (stamp, stamp))
+    return path
+
+
+def test_a_new_cache_entry_removes_those_of_its_kind_unused_for_a_month(tmp_path: Path) -> None:
+    from jbqa.answerer.training import STALE_DAYS, prune_stale, used
+
+    key = "0123456789abcdef01234567"
+    new = tmp_path / f"out-of-fold-{key}.jsonl.gz"
+    new.write_bytes(b"")
+    stale = tmp_path / f"out-of-fold-{'a' * 24}.jsonl.gz"
+    stale.write_bytes(b"")
+    _aged(stale, STALE_DAYS + 1)
+    recent = tmp_path / f"out-of-fold-{'b' * 24}.jsonl.gz"
+    recent.write_bytes(b"")
+    _aged(recent, STALE_DAYS - 1)
+    read_back = tmp_path / f"out-of-fold-{'c' * 24}.jsonl.gz"
+    read_back.write_bytes(b"")
+    used(_aged(read_back, STALE_DAYS + 5))  # read back today: in use
+    other_kind = tmp_path / f"readings-{'d' * 24}.jsonl.gz"
+    other_kind.write_bytes(b"")
+    _aged(other_kind, STALE_DAYS + 1)
+    not_jbqas = tmp_path / "out-of-fold-notes.txt"
+    not_jbqas.write_text("kept", encoding="utf-8")
+    _aged(not_jbqas, STALE_DAYS + 1)
+    readers = tmp_path / f"fold-readers-{'e' * 24}"
+    (readers / "fold0").mkdir(parents=True)
+    _aged(readers, STALE_DAYS + 1)
+
+    said: list[str] = []
+    assert prune_stale(new, said.append) == [stale]
+    assert sorted(p.name for p in tmp_path.iterdir()) == sorted(
+        p.name for p in (new, recent, read_back, other_kind, not_jbqas, readers))
+    assert said == [f"training cache: removed 1 out-of-fold entries unused for {STALE_DAYS} days"]
+    fresh = tmp_path / f"fold-readers-{'f' * 24}"
+    fresh.mkdir()
+    assert prune_stale(fresh, said.append) == [readers]  # a folder of fold readers goes whole
+    assert prune_stale(new, said.append) == []
+    with pytest.raises(ValueError, match="not an entry"):
+        prune_stale(not_jbqas)
