@@ -243,12 +243,13 @@ class NeuralReader:
         for k, window in enumerate(windows):
             i = readable[int(window)]
             nulls[i] = max(nulls[i], float(starts[k][0] + ends[k][0]))
+            tokens = _text_tokens(offsets[k], sequence_ids[k])
             span = given[i] if given else None
-            score = _span_score(starts[k], ends[k], offsets[k], sequence_ids[k], span) if span else None
+            score = _span_score(starts[k], ends[k], offsets[k], tokens, span) if span else None
             if score is not None:
                 held = given_scores[i]
                 given_scores[i] = score if held is None else max(held, score)
-            found = self._best_span(starts[k], ends[k], offsets[k], sequence_ids[k], within[i] if within else None)
+            found = self._best_span(starts[k], ends[k], offsets[k], tokens, within[i] if within else None)
             best = results[i]
             if found is not None and (best is None or found.score > best.score):
                 results[i] = found
@@ -274,12 +275,11 @@ class NeuralReader:
                 for f, (_, at) in zip(found, windows, strict=True)]
 
     def _best_span(
-        self, starts: np.ndarray, ends: np.ndarray, offsets: np.ndarray, sequence_ids: list[int | None],
+        self, starts: np.ndarray, ends: np.ndarray, offsets: np.ndarray, tokens: np.ndarray,
         within: tuple[int, int] | None = None,
     ) -> SpanPrediction | None:
         lo, hi = within or (0, np.iinfo(np.int64).max)
-        context = np.array([k for k, s in enumerate(sequence_ids)
-                            if s == 1 and offsets[k][1] > offsets[k][0] and offsets[k][0] >= lo and offsets[k][1] <= hi])
+        context = tokens[(offsets[tokens, 0] >= lo) & (offsets[tokens, 1] <= hi)]
         if context.size == 0:
             return None
         char_start = offsets[context, 0]
@@ -294,16 +294,21 @@ class NeuralReader:
         return SpanPrediction(int(char_start[a]), int(char_end[b]), float(scores[a, b]))
 
 
-def _span_score(starts: np.ndarray, ends: np.ndarray, offsets: np.ndarray, sequence_ids: list[int | None],
+def _text_tokens(offsets: np.ndarray, sequence_ids: list[int | None]) -> np.ndarray:
+    """The window's tokens of the text (not of the question), each covering at least one character."""
+    return np.array([k for k, s in enumerate(sequence_ids) if s == 1 and offsets[k][1] > offsets[k][0]], dtype=np.intp)
+
+
+def _span_score(starts: np.ndarray, ends: np.ndarray, offsets: np.ndarray, tokens: np.ndarray,
                 span: tuple[int, int]) -> float | None:
-    """Start logit of the token holding the span's first character plus end logit of the token
+    """Start logit of the text token holding the span's first character plus end logit of the one
     holding its last; None when the window does not hold the whole span."""
-    context = [k for k, s in enumerate(sequence_ids) if s == 1 and offsets[k][1] > offsets[k][0]]
-    first = next((k for k in context if offsets[k][1] > span[0]), None)
-    last = next((k for k in reversed(context) if offsets[k][0] < span[1]), None)
-    if first is None or last is None or first > last or offsets[context[0]][0] > span[0] or offsets[context[-1]][1] < span[1]:
+    after = tokens[offsets[tokens, 1] > span[0]]  # tokens ending past the span's start
+    before = tokens[offsets[tokens, 0] < span[1]]  # tokens starting before its end
+    if (not after.size or not before.size or after[0] > before[-1] or offsets[tokens[0], 0] > span[0]
+            or offsets[tokens[-1], 1] < span[1]):
         return None
-    return float(starts[first] + ends[last])
+    return float(starts[after[0]] + ends[before[-1]])
 
 
 def load_reader(name_or_path: str | None) -> NeuralReader | None:

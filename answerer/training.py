@@ -491,7 +491,8 @@ def cached_out_of_fold(data_dir: Path, depth: int, progress: bool = True, cache:
     again (most of a fit's time). A file that cannot be read back is computed again; writing one
     removes those of other inputs unused for a month (`prune_stale`). `key`: the `outcomes_key` of
     `data_dir` and `depth`, when the caller has it already."""
-    path = _outcomes_path(cache, key or outcomes_key(data_dir, depth))
+    key = key or outcomes_key(data_dir, depth)
+    path = _outcomes_path(cache, key)
     if path.is_file():
         try:
             outcomes = [_outcome(fields) for fields in read_json_lines(path)]
@@ -502,7 +503,7 @@ def cached_out_of_fold(data_dir: Path, depth: int, progress: bool = True, cache:
     with tempfile.TemporaryDirectory(prefix="jbqa-train-") as tmp:
         data, _ = collect(data_dir, Path(tmp), progress)
     outcomes = out_of_fold(data, depth)
-    prune_stale(write_json_lines(path, (dataclasses.asdict(o) for o in outcomes)), log)
+    keep_out_of_fold(data_dir, depth, outcomes, cache, log, key)
     return outcomes
 
 
@@ -542,11 +543,13 @@ def _outcomes_path(cache: Path | None, key: str) -> Path:
     return (cache or training_cache_dir()) / f"out-of-fold-{key[:24]}.jsonl.gz"
 
 
-def keep_out_of_fold(data_dir: Path, depth: int, outcomes: Sequence[Outcome], cache: Path | None = None) -> Path:
-    """Write `out_of_fold(…, depth)` of the training questions where `cached_out_of_fold` reads it back."""
-    path = write_json_lines(_outcomes_path(cache, outcomes_key(data_dir, depth)),
+def keep_out_of_fold(data_dir: Path, depth: int, outcomes: Sequence[Outcome], cache: Path | None = None,
+                     log: Callable[[str], None] = print, key: str | None = None) -> Path:
+    """Write `out_of_fold(…, depth)` of the training questions where `cached_out_of_fold` reads it back
+    (`key`: their `outcomes_key`, when the caller has it), and prune the stale ones (`prune_stale`)."""
+    path = write_json_lines(_outcomes_path(cache, key or outcomes_key(data_dir, depth)),
                             (dataclasses.asdict(o) for o in outcomes))
-    prune_stale(path)
+    prune_stale(path, log)
     return path
 
 
@@ -596,7 +599,7 @@ def train(data_dir: Path, output: Path, progress: bool = True,
         data, summary = collect(data_dir, Path(tmp), progress)
     outcomes = out_of_fold(data, COMBINED_DEPTH)
     try:
-        log(f"training questions scored out of fold: kept in {keep_out_of_fold(data_dir, COMBINED_DEPTH, outcomes)}")
+        log(f"training questions scored out of fold: kept in {keep_out_of_fold(data_dir, COMBINED_DEPTH, outcomes, log=log)}")
     except OSError as exc:  # only a later fit's time is lost
         log(f"cannot keep the training questions scored out of fold ({exc})")
     outcomes = [o for o in outcomes if o.position == 0]  # the best-ranked candidate: the abstain model's rows
