@@ -45,6 +45,34 @@ def percentile(values: list[float], pct: float) -> float:
     return ordered[min(len(ordered), max(1, rank)) - 1]
 
 
+# --- uncertainty of a set's figures ----------------------------------------------------------------
+
+Z95 = 1.959964  # the standard normal's 97.5th percentile: two-sided 95% intervals
+
+
+def wilson_interval(successes: int, n: int, z: float = Z95) -> tuple[float, float]:
+    """The Wilson score interval of a share `successes / n` (95% by default); (0, 1) when n is 0.
+    Unlike mean ± z standard errors it stays inside [0, 1] and is not empty at 0 or n."""
+    if n <= 0:
+        return 0.0, 1.0
+    share = successes / n
+    spread = z * z / n
+    centre = (share + spread / 2) / (1 + spread)
+    half = z * math.sqrt(share * (1 - share) / n + spread / (4 * n)) / (1 + spread)
+    return max(0.0, centre - half), min(1.0, centre + half)
+
+
+def mean_interval(values: list[float], z: float = Z95) -> tuple[float, float]:
+    """Mean ± z standard errors of per-question scores in [0, 1] (normal approximation), clipped
+    to [0, 1]; (0, 1) for fewer than two values."""
+    if len(values) < 2:
+        return 0.0, 1.0
+    mean = sum(values) / len(values)
+    variance = sum((v - mean) ** 2 for v in values) / (len(values) - 1)
+    half = z * math.sqrt(variance / len(values))
+    return max(0.0, mean - half), min(1.0, mean + half)
+
+
 # --- span metrics, after the CMRC2018 evaluation script --------------------------------------------
 
 _CMRC_PUNCT = frozenset("-:_*^/\\~`+=，。：？！“”；’《》……·、「」（）－～『』")

@@ -9,7 +9,16 @@ from pathlib import Path
 from typing import Any
 
 from jbqa.answerer import Answerer, AskResult, QuestionError
-from jbqa.eval.metrics import GoldItem, first_hit_rank, percentile, reciprocal_rank, span_em, span_f1
+from jbqa.eval.metrics import (
+    GoldItem,
+    first_hit_rank,
+    mean_interval,
+    percentile,
+    reciprocal_rank,
+    span_em,
+    span_f1,
+    wilson_interval,
+)
 from jbqa.files import write_text
 from jbqa.index.retriever import hybrid_search
 from jbqa.progress import progress as progress_bar
@@ -124,27 +133,44 @@ def report(outcomes: list[Outcome], embedder: str) -> dict[str, Any]:
             )
     latencies = [o.latency_ms for o in outcomes]
     unanswerable = [o for o in outcomes if not o.item.answerable]
+    hits = sum(1 for r in ranks if r == 1)
+    retrieved = sum(1 for o in answerable if o.retrieved in o.item.sources)
+    refused = sum(1 for o in answerable if o.abstained)
+    refused_unanswerable = sum(1 for o in unanswerable if o.abstained)
+    f1s = [span_f1(o.answer, o.item.answers) for o in answerable]
     return {
         "n": len(outcomes),
         "answerable": len(answerable),
-        "answer_hit@1": round(sum(1 for r in ranks if r == 1) / n_ans, 4),
+        "answer_hit@1": round(hits / n_ans, 4),
         "answer_hit@3": round(sum(1 for r in ranks if r and r <= 3) / n_ans, 4),
         "source_hit@1": round(sum(1 for o in answerable if o.sources and o.sources[0] in o.item.sources) / n_ans, 4),
         # The retriever alone: its first passage's file (an abstention does not count here).
-        "retrieval_source_hit@1": round(sum(1 for o in answerable if o.retrieved in o.item.sources) / n_ans, 4),
+        "retrieval_source_hit@1": round(retrieved / n_ans, 4),
         "abstain_accuracy": round(sum(1 for o in outcomes if o.abstained != o.item.answerable) / len(outcomes), 4),
-        "abstain_recall": round(sum(1 for o in unanswerable if o.abstained) / max(1, len(unanswerable)), 4),
-        "false_abstain_rate": round(sum(1 for o in answerable if o.abstained) / n_ans, 4),
+        "abstain_recall": round(refused_unanswerable / max(1, len(unanswerable)), 4),
+        "false_abstain_rate": round(refused / n_ans, 4),
         "mrr": round(sum(reciprocal_rank(r) for r in ranks) / n_ans, 4),
         # An abstention or an unmarked answer scores 0.
         "span_em": round(sum(span_em(o.answer, o.item.answers) for o in answerable) / n_ans, 4),
-        "span_f1": round(sum(span_f1(o.answer, o.item.answers) for o in answerable) / n_ans, 4),
+        "span_f1": round(sum(f1s) / n_ans, 4),
+        # 95% intervals: how far each figure could lie from that of many more such questions.
+        "ci95": {
+            "answer_hit@1": _rounded(wilson_interval(hits, len(answerable))),
+            "span_f1": _rounded(mean_interval(f1s)),
+            "retrieval_source_hit@1": _rounded(wilson_interval(retrieved, len(answerable))),
+            "abstain_recall": _rounded(wilson_interval(refused_unanswerable, len(unanswerable))),
+            "false_abstain_rate": _rounded(wilson_interval(refused, len(answerable))),
+        },
         "latency_ms_p50": round(percentile(latencies, 50), 2),
         "latency_ms_p95": round(percentile(latencies, 95), 2),
         "latency_ms_p99": round(percentile(latencies, 99), 2),
         "embedder": embedder,
         "failures": failures,
     }
+
+
+def _rounded(interval: tuple[float, float]) -> list[float]:
+    return [round(interval[0], 4), round(interval[1], 4)]
 
 
 def calibrate(outcomes: list[Outcome]) -> tuple[float, float]:

@@ -9,7 +9,16 @@ import opencc
 import pytest
 
 from jbqa.config import BUNDLED_CORPUS
-from jbqa.eval.metrics import GoldItem, answer_hit, first_hit_rank, percentile, reciprocal_rank
+from jbqa.eval.metrics import (
+    Z95,
+    GoldItem,
+    answer_hit,
+    first_hit_rank,
+    mean_interval,
+    percentile,
+    reciprocal_rank,
+    wilson_interval,
+)
 from jbqa.eval.run import DEFAULT_GOLD, Outcome, load_gold, report
 
 
@@ -140,6 +149,27 @@ def test_report_gives_the_exact_numbers(outcomes: list[Outcome]) -> None:
     assert result["latency_ms_p95"] == 70.0
     assert result["embedder"] == "offline-tfidf-svd:offline-tfidf-svd"
     assert [f["id"] for f in result["failures"]] == ["B", "C", "E", "F", "G"]
+    ci = result["ci95"]
+    assert ci["answer_hit@1"] == [0.1176, 0.7693]  # Wilson's interval of 2 in 5
+    assert ci["false_abstain_rate"] == [0.0362, 0.6245]  # 1 in 5
+    assert ci["abstain_recall"] == [0.0945, 0.9055]  # 1 in 2
+    for name, (low, high) in ci.items():
+        assert low <= result[name] <= high, name
+
+
+def test_wilson_interval_gives_the_textbook_values() -> None:
+    assert wilson_interval(50, 100) == pytest.approx((0.4038, 0.5962), abs=1e-4)
+    assert wilson_interval(0, 10) == pytest.approx((0.0, 0.2775), abs=1e-4)  # not empty at 0
+    assert wilson_interval(10, 10) == pytest.approx((0.7225, 1.0), abs=1e-4)
+    assert wilson_interval(0, 0) == (0.0, 1.0)  # no questions: nothing is known
+
+
+def test_mean_interval_is_the_mean_give_or_take_its_standard_errors() -> None:
+    low, high = mean_interval([0.0, 1.0] * 50)  # mean 0.5, standard deviation 0.5025
+    assert (low + high) / 2 == pytest.approx(0.5)
+    assert high - low == pytest.approx(2 * Z95 * 0.502519 / 10, abs=1e-5)
+    assert mean_interval([1.0] * 5) == (1.0, 1.0)
+    assert mean_interval([0.3]) == (0.0, 1.0)
 
 
 def test_report_failures_say_what_was_expected_and_what_came(outcomes: list[Outcome]) -> None:
@@ -157,6 +187,7 @@ def test_report_of_only_unanswerable_questions_does_not_divide_by_zero() -> None
     assert result["answer_hit@1"] == 0.0
     assert result["abstain_accuracy"] == 1.0
     assert result["failures"] == []
+    assert result["ci95"]["answer_hit@1"] == [0.0, 1.0]  # no answerable question
 
 
 # --- load_gold ---------------------------------------------------------------------------------
