@@ -278,3 +278,12 @@ def test_the_gold_set_has_questions_in_traditional_characters(gold: list[GoldIte
     t2s = opencc.OpenCC("t2s")
     traditional = [g for g in gold if t2s.convert(g.question) != g.question]
     assert len(traditional) >= 5
+
+
+def test_the_near_miss_set_asks_only_what_the_documents_do_not_give(gold: list[GoldItem]) -> None:
+    """eval/near_misses.jsonl: unanswerable questions only, none of them a gold question."""
+    near_misses = load_gold(DEFAULT_GOLD.with_name("near_misses.jsonl"))
+    assert len(near_misses) == 49
+    assert len({g.id for g in near_misses}) == len({g.question for g in near_misses}) == len(near_misses)
+    assert not any(g.answerable or g.sources for g in near_misses)
+    assert not {g.question for g in near_misses} & {g.question for g in gold}
