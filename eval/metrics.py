@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import math
 import re
+import statistics
 from dataclasses import dataclass
 
 from jbqa.ingest.normalize import normalize_for_match
@@ -67,9 +68,8 @@ def mean_interval(values: list[float], z: float = Z95) -> tuple[float, float]:
     to [0, 1]; (0, 1) for fewer than two values."""
     if len(values) < 2:
         return 0.0, 1.0
-    mean = sum(values) / len(values)
-    variance = sum((v - mean) ** 2 for v in values) / (len(values) - 1)
-    half = z * math.sqrt(variance / len(values))
+    mean = statistics.fmean(values)
+    half = z * statistics.stdev(values, mean) / math.sqrt(len(values))
     return max(0.0, mean - half), min(1.0, mean + half)
 
 
