@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 import threadpoolctl
 
+from jbqa.answerer.answer_kinds import asked_kind, fitting_span
 from jbqa.answerer.candidates import Candidate, CorpusView, gather
 from jbqa.answerer.combined import DEPTH, candidate_rows, span_row
 from jbqa.answerer.confidence import band
@@ -244,7 +245,10 @@ class Answerer:
         order: list[int],
     ) -> list[_Scored]:
         """The light reader's DEPTH best-ranked candidates read by the neural reader in one batch and
-        weighed by the combined model, most probable first, each marked by the reader it prefers."""
+        weighed by the combined model, most probable first, each marked by the reader it prefers
+        unless that reader's span is of another kind than the question asks and the other's is not
+        (`answer_kinds`). A quote where neither reader's span fits has probability 0 and comes last,
+        as no answer."""
         assert self.reader is not None and self.combined is not None
         top = order[:DEPTH]
         quotes = [self._quote(q, candidates[i]) for i in top]
@@ -253,15 +257,17 @@ class Answerer:
         found = self.reader.read_quotes(q.text, [(quote, candidates[i].context.previous, candidates[i].context.following)
                                                  for i, (quote, _, _) in zip(top, quotes, strict=True)], light_spans)
         probability = self.combined.probabilities(candidate_rows(q.text, light_rows, found, light_spans))
+        kind = asked_kind(q.normalized, q.qword)
         scored = []
         for i, p, (quote, offsets, _), f, row, span in zip(
                 top, probability, quotes, found, light_rows, light_spans, strict=True):
-            if f is not None and (span is None or self.combined.neural_span_wins(span_row(q.text, quote, f, span, row))):
-                marked: tuple[int, int] | None = (f.start, f.end)
-            else:
-                marked = with_qualifier(quote, span) if span else None
-            scored.append(_Scored(candidates[i], float(p), quote, offsets, marked))
-        return sorted(scored, key=lambda s: -s.probability)
+            neural = (f.start, f.end) if f is not None else None
+            light = with_qualifier(quote, span) if span else None
+            neural_first = f is not None and (span is None or self.combined.neural_span_wins(
+                span_row(q.text, quote, f, span, row)))
+            marked, answers = fitting_span(kind, quote, [neural, light] if neural_first else [light, neural])
+            scored.append(_Scored(candidates[i], float(p) if answers else 0.0, quote, offsets, marked, answers))
+        return sorted(scored, key=lambda s: (not s.answers, -s.probability))
 
     def _runners_up(
         self, q: QuestionTerms, candidates: list[Candidate], features: np.ndarray, scores: np.ndarray,

@@ -14,10 +14,10 @@ from dataclasses import dataclass
 
 from jbqa.ingest.normalize import normalize_chars
 
-_NUMBER = r"[\d０-９][\d０-９.,，．]*|[零〇一二两三四五六七八九十百千万亿几]+"
-_APPROX = r"(?:余|多|来|左右|以上|以下|上下)?"
+NUMBER = r"[\d０-９][\d０-９.,，．]*|[零〇一二两三四五六七八九十百千万亿几]+"
+APPROX = r"(?:余|多|来|左右|以上|以下|上下)?"
 # Magnitudes that scale the unit after them (万家 counts 家), then the unit itself.
-_MAGNITUDE = r"(?:万亿|千亿|百亿|十亿|亿|千万|百万|十万|万|千|百)?"
+MAGNITUDE = r"(?:万亿|千亿|百亿|十亿|亿|千万|百万|十万|万|千|百)?"
 _UNIT = (
     r"(?:平方公里|平方千米|平方米|立方米|公顷|公里|千米|亩|米|"
     r"亿元|万元|元|美元|"
@@ -27,7 +27,7 @@ _UNIT = (
     r"吨|千克|公斤|千瓦|兆瓦|度|"
     r"年|个月|天|小时|分钟)"
 )
-FIGURE = re.compile(rf"(?P<number>{_NUMBER}){_APPROX}(?P<magnitude>{_MAGNITUDE}){_APPROX}(?P<unit>{_UNIT})")
+FIGURE = re.compile(rf"(?P<number>{NUMBER}){APPROX}(?P<magnitude>{MAGNITUDE}){APPROX}(?P<unit>{_UNIT})")
 # Between the thing counted and its figure: verbs, qualifiers and measure nouns that say nothing of what.
 _FILLER = re.compile(
     r"(?:共有|共计|总计|合计|累计|达到|超过|将近|接近|约为|大约|拥有|集聚|聚集|聚焦|实现|增至|增加|突破|"

@@ -13,6 +13,7 @@ import numpy as np
 import pytest
 
 from jbqa.answerer import Answer, Answerer, combined, training
+from jbqa.answerer.answer_kinds import asked_kind, fits
 from jbqa.answerer.combined import (
     ANSWER_FEATURES,
     ANSWER_FILE,
@@ -30,11 +31,18 @@ from jbqa.answerer.combined import (
 )
 from jbqa.answerer.model import ABSTAIN_FEATURES, fit_abstain
 from jbqa.answerer.neural import NeuralReader, ReaderUnavailable, SpanPrediction
+from jbqa.answerer.qwords import find_question_word
 from jbqa.answerer.training import Outcome
 from jbqa.index.store import LoadedIndex
+from jbqa.ingest.normalize import normalize_chars
 
 QUESTION = "江北区金融机构有多少家"
 NEURAL = len(ANSWER_FEATURES) - len(ABSTAIN_FEATURES)
+
+
+def question_kind(question: str) -> str | None:
+    normalized = normalize_chars(question)
+    return asked_kind(normalized, find_question_word(normalized))
 
 
 def test_overlap_is_the_f1_of_shared_characters() -> None:
@@ -145,7 +153,8 @@ def test_a_saved_combined_model_loads_with_its_reader_and_decides(
     assert light.answers and result.confidence != light.confidence
 
 
-def _answer_and_readings(reader: NeuralReader, index: LoadedIndex) -> tuple[Answer, dict[str, tuple[int, int] | None]]:
+def _answer_and_readings(reader: NeuralReader, index: LoadedIndex, question: str = QUESTION
+                         ) -> tuple[Answer, dict[str, tuple[int, int] | None]]:
     """The best answer with the combined model, and the neural reader's span of each quote it read."""
     read: dict[str, tuple[int, int] | None] = {}
     read_quotes = reader.read_quotes
@@ -159,22 +168,50 @@ def _answer_and_readings(reader: NeuralReader, index: LoadedIndex) -> tuple[Answ
         return found
 
     reader.read_quotes = recording  # type: ignore[method-assign]
-    return Answerer(index, reader=reader).ask(QUESTION).answers[0], read
+    return Answerer(index, reader=reader).ask(question).answers[0], read
 
 
 def test_the_span_chooser_decides_whose_span_marks_the_answer(
     trained_reader: Path, packed: Path, offline_index: LoadedIndex
 ) -> None:
-    light_spans = {a.quote: (a.answer_start, a.answer_end) for a in Answerer(offline_index).ask(QUESTION, top=20).answers}
+    question = "江北区金融机构的数量是什么"  # no kind of answer to check: the chooser alone decides
+    assert question_kind(question) is None
+    light_spans = {a.quote: (a.answer_start, a.answer_end) for a in Answerer(offline_index).ask(question, top=20).answers}
     for neural_wins in (False, True):
         combined.save(_fitted(neural_spans_win=neural_wins), trained_reader, {})
         _set_threshold(trained_reader, 0.0)
-        best, read = _answer_and_readings(NeuralReader(str(trained_reader), base=packed), offline_index)
+        best, read = _answer_and_readings(NeuralReader(str(trained_reader), base=packed), offline_index, question)
         assert best.quote in read  # the neural reader read the answer's quote
         if neural_wins:
             assert (best.answer_start, best.answer_end) == read[best.quote]
         elif best.quote in light_spans:
             assert (best.answer_start, best.answer_end) == light_spans[best.quote]
+
+
+def test_a_span_of_another_kind_than_asked_gives_way_to_the_other_readers(
+    trained_reader: Path, packed: Path, offline_index: LoadedIndex
+) -> None:
+    """The neural reader's spans preferred but each made one character that is no figure: the answer
+    to 多少家 shows the light reader's figure; a quote whose spans are both of another kind has
+    probability 0 and comes after the other."""
+    combined.save(_fitted(neural_spans_win=True), trained_reader, {})
+    _set_threshold(trained_reader, 0.0)
+    reader = NeuralReader(str(trained_reader), base=packed)
+    read_quotes = reader.read_quotes
+
+    def wordy(question: str, quotes: list[tuple[str, str, str]],
+              given: list[tuple[int, int] | None] | None = None) -> list[SpanPrediction | None]:
+        found = read_quotes(question, quotes, given)
+        first_word = [next(i for i, ch in enumerate(quote) if ch in "江北区金融机构") for quote, _, _ in quotes]
+        return [replace(f, start=k, end=k + 1) if f else None for f, k in zip(found, first_word, strict=True)]
+
+    reader.read_quotes = wordy  # type: ignore[method-assign]
+    answers = Answerer(offline_index, reader=reader).ask(QUESTION, top=combined.DEPTH).answers
+    light = {a.quote: (a.answer_start, a.answer_end) for a in Answerer(offline_index).ask(QUESTION, top=20).answers}
+    best = answers[0]
+    assert best.answer is not None and fits(question_kind(QUESTION), normalize_chars(best.answer))
+    assert (best.answer_start, best.answer_end) == light[best.quote]
+    assert all(a.score > 0 for a in answers)  # quotes that cannot answer are not shown beside it
 
 
 def test_quotes_beyond_the_combined_models_follow_its_own_with_the_light_readers_spans(
