@@ -237,7 +237,10 @@ class Answerer:
             gate = self.reader.no_answer_margin
             answers = found is not None and (gate is None or found.null_score is None
                                              or found.score - found.null_score >= gate)
-        return _Scored(c, self.light_abstain.probability(row), quote, offsets, self._span(quote, light, found), answers,
+        span = self._span(quote, light, found)
+        if self.combined is not None:  # shown beside the combined model's answer: only a span of the kind asked
+            answers = fitting_span(asked_kind(q.normalized, q.qword), quote, [span])[1]
+        return _Scored(c, self.light_abstain.probability(row), quote, offsets, span, answers,
                        after=self.combined is not None)
 
     def _read_best(

@@ -189,11 +189,12 @@ def test_the_span_chooser_decides_whose_span_marks_the_answer(
 
 
 def test_a_span_of_another_kind_than_asked_gives_way_to_the_other_readers(
-    trained_reader: Path, packed: Path, offline_index: LoadedIndex
+    trained_reader: Path, packed: Path, offline_index: LoadedIndex, e5_index: LoadedIndex
 ) -> None:
     """The neural reader's spans preferred but each made one character that is no figure: the answer
     to 多少家 shows the light reader's figure; a quote whose spans are both of another kind has
-    probability 0 and comes after the other."""
+    probability 0 and comes after the other; no quote shown beside the answer has a span of another
+    kind."""
     combined.save(_fitted(neural_spans_win=True), trained_reader, {})
     _set_threshold(trained_reader, 0.0)
     reader = NeuralReader(str(trained_reader), base=packed)
@@ -212,6 +213,9 @@ def test_a_span_of_another_kind_than_asked_gives_way_to_the_other_readers(
     assert best.answer is not None and fits(question_kind(QUESTION), normalize_chars(best.answer))
     assert (best.answer_start, best.answer_end) == light[best.quote]
     assert all(a.score > 0 for a in answers)  # quotes that cannot answer are not shown beside it
+    beside = Answerer(e5_index, reader=reader).ask(QUESTION, top=20).answers  # the light reader's runners-up too
+    assert len(beside) > combined.DEPTH  # three documents give the figure
+    assert all(fits(question_kind(QUESTION), normalize_chars(a.answer)) for a in beside if a.answer)
 
 
 def test_quotes_beyond_the_combined_models_follow_its_own_with_the_light_readers_spans(
