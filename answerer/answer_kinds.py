@@ -101,7 +101,7 @@ def number_kinds(span: str) -> list[str | None]:
     while number := _NUMBER.search(span, position):
         after = _AFTER_NUMBER.match(span, number.end())
         assert after is not None  # every part of the pattern is optional
-        position = max(after.end(), number.end())
+        position = after.end()
         kind = next((k for k in UNIT_KINDS if after.group(k)), None) or ("magnitude" if after.group("magnitude") else None)
         if kind is None and len(number.group()) == 1 and not number.group().isdigit() and len(span) > 2:
             continue

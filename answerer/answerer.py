@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 import threadpoolctl
 
-from jbqa.answerer.answer_kinds import asked_kind, fitting_span
+from jbqa.answerer.answer_kinds import fitting_span
 from jbqa.answerer.candidates import Candidate, CorpusView, gather
 from jbqa.answerer.combined import DEPTH, candidate_rows, span_row
 from jbqa.answerer.confidence import band
@@ -239,7 +239,7 @@ class Answerer:
                                              or found.score - found.null_score >= gate)
         span = self._span(quote, light, found)
         if self.combined is not None:  # shown beside the combined model's answer: only a span of the kind asked
-            answers = fitting_span(asked_kind(q.normalized, q.qword), quote, [span])[1]
+            answers = fitting_span(q.answer_kind, quote, [span])[1]
         return _Scored(c, self.light_abstain.probability(row), quote, offsets, span, answers,
                        after=self.combined is not None)
 
@@ -260,7 +260,6 @@ class Answerer:
         found = self.reader.read_quotes(q.text, [(quote, candidates[i].context.previous, candidates[i].context.following)
                                                  for i, (quote, _, _) in zip(top, quotes, strict=True)], light_spans)
         probability = self.combined.probabilities(candidate_rows(q.text, light_rows, found, light_spans))
-        kind = asked_kind(q.normalized, q.qword)
         scored = []
         for i, p, (quote, offsets, _), f, row, span in zip(
                 top, probability, quotes, found, light_rows, light_spans, strict=True):
@@ -268,7 +267,7 @@ class Answerer:
             light = with_qualifier(quote, span) if span else None
             neural_first = f is not None and (span is None or self.combined.neural_span_wins(
                 span_row(q.text, quote, f, span, row)))
-            marked, answers = fitting_span(kind, quote, [neural, light] if neural_first else [light, neural])
+            marked, answers = fitting_span(q.answer_kind, quote, [neural, light] if neural_first else [light, neural])
             scored.append(_Scored(candidates[i], float(p) if answers else 0.0, quote, offsets, marked, answers))
         return sorted(scored, key=lambda s: (not s.answers, -s.probability))
 

@@ -17,6 +17,7 @@ from dataclasses import dataclass
 import jieba
 import numpy as np
 
+from jbqa.answerer.answer_kinds import asked_kind
 from jbqa.answerer.qwords import QuestionWord, find_question_word
 from jbqa.answerer.terms import TermStats
 from jbqa.index.lexicon import Lexicon
@@ -79,6 +80,7 @@ class QuestionTerms:
     unseen_weight: float  # the weight of a word the corpus never writes (the largest there is)
     measure_word: str | None  # the measure word after 多少/几 (多少家 -> 家)
     figures: tuple[str, ...]  # numbers the question names (years, amounts)
+    answer_kind: str | None  # the kind of answer it asks for (`answer_kinds.asked_kind`: money, a count ...)
 
 
 def _clause_around(normalized: str, qword: QuestionWord) -> tuple[int, int]:
@@ -147,6 +149,7 @@ def question_terms(text: str, stats: TermStats) -> QuestionTerms:
         unseen_weight=stats.idf_unseen(),
         measure_word=measure.group(1) if measure else None,
         figures=tuple(_FIGURE.findall(normalized)),
+        answer_kind=asked_kind(normalized, qword),
     )
 
 
