@@ -32,6 +32,7 @@ from jbqa.index.lexicon import Lexicon, default_lexicon
 from jbqa.index.store import LoadedIndex
 from jbqa.ingest.clean import clean_inline
 from jbqa.ingest.normalize import normalize_chars
+from jbqa.ingest.passage import Sentence
 
 if TYPE_CHECKING:
     from jbqa.answerer.neural import NeuralReader, SpanPrediction
@@ -41,6 +42,10 @@ MAX_TOP = 20
 RUNNERS_UP = 6  # how many of the next-ranked candidates may join the best one
 RUNNER_UP_GAP = 3.0  # ranker-score distance beyond which a runner-up is not considered
 CONFLICT_MARGIN = 0.5  # runners-up at least this share as likely as the best one are shown beside it
+# Logits by which the neural reader's best span of a quote's whole window (the quote and its
+# neighbours) must beat its best span of the quote for the quote to widen to the neighbour that span
+# lies in or runs into: chosen out of fold on the training questions (MODEL_CARD.md).
+WIDEN_MARGIN = 3.0
 SUGGEST_FROM = 6  # a refusal's suggestions come from the sentences ranked this near the question
 DISTINCTIVE_SHARE = 0.5  # a word in more of the passages than this says nothing of what is asked
 WARM_UP_QUESTION = "这份文件的主要内容是什么"  # any question with words to look for: it runs every stage
@@ -114,6 +119,7 @@ class _Scored:
     span: tuple[int, int] | None
     answers: bool = True  # False: the neural reader finds no answer in the quote
     after: bool = False  # True: weighed by the light reader alone beside a combined model's quotes, shown after them
+    sentences: tuple[Sentence, Sentence] | None = None  # first and last, when the quote widened past the candidate's
 
 
 def one_blas_thread() -> None:
@@ -268,8 +274,47 @@ class Answerer:
             neural_first = f is not None and (span is None or self.combined.neural_span_wins(
                 span_row(q.text, quote, f, span, row)))
             marked, answers = fitting_span(q.answer_kind, quote, [neural, light] if neural_first else [light, neural])
-            scored.append(_Scored(candidates[i], float(p) if answers else 0.0, quote, offsets, marked, answers))
+            pick = _Scored(candidates[i], float(p) if answers else 0.0, quote, offsets, marked, answers)
+            if answers and f is not None and marked == neural:
+                pick = self._widened(q, pick, f) or pick
+            scored.append(pick)
         return sorted(scored, key=lambda s: (not s.answers, -s.probability))
+
+    def _widened(self, q: QuestionTerms, s: _Scored, found: SpanPrediction) -> _Scored | None:
+        """The quote widened to the neighbouring sentence the neural reader's best span of the window
+        lies in or runs into (an answer in the sentence before, or one that goes on into the next),
+        when that span beats its best of the quote by WIDEN_MARGIN and is of the kind asked; else None."""
+        if found.outside is None or found.outside[2] < found.score + WIDEN_MARGIN:
+            return None
+        start, end, _ = found.outside
+        c = s.candidate
+        quote, offsets, first, last, shift = s.quote, s.offsets, c.sentence, c.sentence, 0
+        if start < 0:
+            before = self._neighbour(c, -1, c.context.previous)
+            if before is None:
+                return None
+            text, raw, first = before
+            quote, offsets, shift = text + quote, raw + offsets, len(text)
+        if end > len(s.quote):
+            after = self._neighbour(c, 1, c.context.following)
+            if after is None:
+                return None
+            text, raw, last = after
+            quote, offsets = quote + text, offsets + raw
+        span = (start + shift, end + shift)
+        if not 0 <= span[0] < span[1] <= len(quote) or not fitting_span(q.answer_kind, quote, [span])[1]:
+            return None
+        return replace(s, quote=quote, offsets=offsets, span=span, sentences=(first, last))
+
+    def _neighbour(self, c: Candidate, step: int, read: str) -> tuple[str, list[int], Sentence] | None:
+        """The quote of the sentence `step` away from the candidate's in its document, its characters'
+        raw offsets and the sentence; None when there is none or it is not the text the reader read."""
+        at = self.view.at(c.source, c.context.position + step)
+        if at is None:
+            return None
+        sentence = self.index.passages[at[0]].sentences[at[1]]
+        quote, offsets = clean_inline(self.index.sources[c.source], sentence.char_start, sentence.char_end)
+        return (quote, offsets, sentence) if len(quote) == len(read) else None
 
     def _runners_up(
         self, q: QuestionTerms, candidates: list[Candidate], features: np.ndarray, scores: np.ndarray,
@@ -308,7 +353,7 @@ class Answerer:
 
     def _answer(self, s: _Scored) -> Answer:
         c, span = s.candidate, s.span
-        sentence = c.sentence
+        first, last = s.sentences or (c.sentence, c.sentence)
         meta = self.documents[c.source]
         return Answer(
             quote=s.quote,
@@ -316,10 +361,10 @@ class Answerer:
             answer_start=span[0] if span else None,
             answer_end=span[1] if span else None,
             source=c.source,
-            line_start=sentence.line_start,
-            line_end=sentence.line_end,
-            char_start=sentence.char_start,
-            char_end=sentence.char_end,
+            line_start=first.line_start,
+            line_end=last.line_end,
+            char_start=first.char_start,
+            char_end=last.char_end,
             answer_char_start=s.offsets[span[0]] if span else None,
             answer_char_end=s.offsets[span[1] - 1] + 1 if span else None,
             score=round(s.probability, 4),
@@ -329,7 +374,7 @@ class Answerer:
             date_kind=meta.date_kind,
             publisher=meta.publisher,
             url=meta.url,
-            paragraph=self.paragraphs.number(c.source, sentence.char_start),
+            paragraph=self.paragraphs.number(c.source, first.char_start),
         )
 
 

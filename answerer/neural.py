@@ -42,6 +42,9 @@ class SpanPrediction:
     score: float  # start + end logit of the span; comparable across the texts of one call
     null_score: float | None = None  # start + end logit of [CLS] ("no answer here"), best over the windows
     given_score: float | None = None  # start + end logit of the span the caller gave, best over the windows
+    # The best span of the whole text when it is not inside the part the caller asked about (a
+    # neighbour's, or one crossing into it) and scores above `start`-`end`: (start, end, score).
+    outside: tuple[int, int, float] | None = None
 
 
 class ReaderUnavailable(RuntimeError):
@@ -210,9 +213,10 @@ class NeuralReader:
         reads is cut into windows overlapping by `stride` tokens, and its best span over all windows
         wins. A legal span starts and ends on the text's tokens, start <= end, and spans at most
         `max_answer_chars` characters and, when `within` gives a text's (start, end), lies inside it
-        (the rest of the text is context: a sentence's neighbours). `given`: a span of each text (or
-        None) whose own score, legal or not, comes back as `given_score` (another reader's span, as
-        this reader weighs it).
+        (the rest of the text is context: a sentence's neighbours; the best legal span of the whole
+        text comes back as `outside` when it lies elsewhere and scores higher). `given`: a span of
+        each text (or None) whose own score, legal or not, comes back as `given_score` (another
+        reader's span, as this reader weighs it).
         """
         results: list[SpanPrediction | None] = [None] * len(texts)
         readable = [i for i, text in enumerate(texts) if text.strip()]
@@ -240,6 +244,7 @@ class NeuralReader:
         ends = output.end_logits.float().numpy()
         nulls = [float("-inf")] * len(texts)
         given_scores: list[float | None] = [None] * len(texts)
+        outside: list[tuple[int, int, float] | None] = [None] * len(texts)
         for k, window in enumerate(windows):
             i = readable[int(window)]
             nulls[i] = max(nulls[i], float(starts[k][0] + ends[k][0]))
@@ -253,8 +258,14 @@ class NeuralReader:
             best = results[i]
             if found is not None and (best is None or found.score > best.score):
                 results[i] = found
-        return [replace(r, null_score=nulls[i], given_score=given_scores[i]) if r else None
-                for i, r in enumerate(results)]
+            if within:
+                anywhere = self._best_span(starts[k], ends[k], offsets[k], tokens)
+                elsewhere = outside[i]
+                if (anywhere is not None and not within[i][0] <= anywhere.start < anywhere.end <= within[i][1]
+                        and (elsewhere is None or anywhere.score > elsewhere[2])):
+                    outside[i] = (anywhere.start, anywhere.end, anywhere.score)
+        return [replace(r, null_score=nulls[i], given_score=given_scores[i], outside=_above(outside[i], r.score))
+                if r else None for i, r in enumerate(results)]
 
     def read_quote(self, question: str, quote: str, previous: str, following: str) -> SpanPrediction | None:
         """The best span of `quote`, read with its neighbouring sentences as context when the reader
@@ -264,15 +275,18 @@ class NeuralReader:
     def read_quotes(self, question: str, quotes: Sequence[tuple[str, str, str]],
                     given: Sequence[tuple[int, int] | None] | None = None) -> list[SpanPrediction | None]:
         """`read_quote` of each (quote, previous, following), in one batch; `given`: a span of each
-        quote (or None) to score as well (`read`)."""
+        quote (or None) to score as well (`read`). Offsets are in the quote: an `outside` span starts
+        below 0 when it starts in the previous sentence, and ends past the quote when it ends in the
+        following one."""
         windows = [window_of(quote, previous, following, self.window_chars) for quote, previous, following in quotes]
         shifted = [(span[0] + at, span[1] + at) if span else None
                    for span, (_, at) in zip(given, windows, strict=True)] if given else None
         found = self.read(question, [window for window, _ in windows],
                           within=[(at, at + len(quote)) for (_, at), (quote, _, _) in zip(windows, quotes, strict=True)],
                           given=shifted)
-        return [replace(f, start=f.start - at, end=f.end - at) if f else None
-                for f, (_, at) in zip(found, windows, strict=True)]
+        return [replace(f, start=f.start - at, end=f.end - at,
+                        outside=(f.outside[0] - at, f.outside[1] - at, f.outside[2]) if f.outside else None)
+                if f else None for f, (_, at) in zip(found, windows, strict=True)]
 
     def _best_span(
         self, starts: np.ndarray, ends: np.ndarray, offsets: np.ndarray, tokens: np.ndarray,
@@ -292,6 +306,11 @@ class NeuralReader:
         scores = np.where(legal, scores, -np.inf)
         a, b = np.unravel_index(int(np.argmax(scores)), scores.shape)
         return SpanPrediction(int(char_start[a]), int(char_end[b]), float(scores[a, b]))
+
+
+def _above(span: tuple[int, int, float] | None, score: float) -> tuple[int, int, float] | None:
+    """The span when it scores above `score`, else None."""
+    return span if span is not None and span[2] > score else None
 
 
 def _text_tokens(offsets: np.ndarray, sequence_ids: list[int | None]) -> np.ndarray:

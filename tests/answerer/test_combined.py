@@ -14,6 +14,7 @@ import pytest
 
 from jbqa.answerer import Answer, Answerer, combined, training
 from jbqa.answerer.answer_kinds import asked_kind, fits
+from jbqa.answerer.answerer import WIDEN_MARGIN
 from jbqa.answerer.combined import (
     ANSWER_FEATURES,
     ANSWER_FILE,
@@ -216,6 +217,52 @@ def test_a_span_of_another_kind_than_asked_gives_way_to_the_other_readers(
     beside = Answerer(e5_index, reader=reader).ask(QUESTION, top=20).answers  # the light reader's runners-up too
     assert len(beside) > combined.DEPTH  # three documents give the figure
     assert all(fits(question_kind(QUESTION), normalize_chars(a.answer)) for a in beside if a.answer)
+
+
+def test_a_quote_widens_to_the_neighbour_the_neural_readers_best_span_lies_in(
+    trained_reader: Path, packed: Path, offline_index: LoadedIndex
+) -> None:
+    """The neural reader's best span of the window made to run on into the next sentence, or to start
+    in the one before, by more than WIDEN_MARGIN: the quote holds both sentences, the span marks the
+    reader's span and the citation covers both; by less, nothing changes."""
+    question = "江北区金融机构的数量是什么"  # no kind of answer to check
+    combined.save(_fitted(neural_spans_win=True), trained_reader, {})
+    _set_threshold(trained_reader, 0.0)
+    plain = Answerer(offline_index, reader=NeuralReader(str(trained_reader), base=packed)).ask(question).answers[0]
+
+    def widened(step: int, margin: float) -> Answer:
+        reader = NeuralReader(str(trained_reader), base=packed)
+        read_quotes = reader.read_quotes
+
+        def running_on(question: str, quotes: list[tuple[str, str, str]],
+                       given: list[tuple[int, int] | None] | None = None) -> list[SpanPrediction | None]:
+            found = read_quotes(question, quotes, given)
+            return [replace(f, outside=(f.start, len(quote) + 2, f.score + margin) if step > 0 else
+                            (-2, f.end, f.score + margin)) if f else None
+                    for f, (quote, _, _) in zip(found, quotes, strict=True)]
+
+        reader.read_quotes = running_on  # type: ignore[method-assign]
+        return Answerer(offline_index, reader=reader).ask(question).answers[0]
+
+    assert plain.answer_start is not None and plain.answer_end is not None
+    assert widened(1, WIDEN_MARGIN - 0.5) == plain and widened(-1, WIDEN_MARGIN - 0.5) == plain
+    on = widened(1, WIDEN_MARGIN + 0.5)
+    assert on.quote.startswith(plain.quote) and len(on.quote) > len(plain.quote) + 2
+    assert (on.answer_start, on.answer_end) == (plain.answer_start, len(plain.quote) + 2)
+    assert (on.char_start, on.line_start, on.answer_char_start) == (plain.char_start, plain.line_start,
+                                                                     plain.answer_char_start)
+    assert on.char_end > plain.char_end and on.line_end >= plain.line_end
+    assert on.answer_char_end is not None and plain.char_end < on.answer_char_end <= on.char_end
+    before = widened(-1, WIDEN_MARGIN + 0.5)
+    assert before.quote.endswith(plain.quote) and len(before.quote) > len(plain.quote) + 2
+    shift = len(before.quote) - len(plain.quote)
+    assert (before.answer_start, before.answer_end) == (shift - 2, shift + plain.answer_end)
+    assert before.char_start < plain.char_start and before.char_end == plain.char_end
+    assert before.answer_char_start is not None and before.char_start <= before.answer_char_start < plain.char_start
+    for a in (on, before):
+        assert a.answer == a.quote[a.answer_start : a.answer_end]  # type: ignore[misc]
+        raw = offline_index.sources[a.source]
+        assert raw[a.answer_char_start] == a.answer[0] and raw[a.answer_char_end - 1] == a.answer[-1]  # type: ignore[index]
 
 
 def test_quotes_beyond_the_combined_models_follow_its_own_with_the_light_readers_spans(

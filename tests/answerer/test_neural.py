@@ -126,6 +126,39 @@ def test_a_given_span_is_scored_as_the_reader_scores_its_own(reader: NeuralReade
 
 
 @pytest.mark.slow
+def test_the_best_span_outside_the_part_asked_about_comes_back_beside_its_best_inside(reader: NeuralReader) -> None:
+    text = TEXTS[0]
+    [whole] = reader.read(QUESTIONS[0], [text])
+    assert whole is not None and whole.outside is None  # nothing lies outside the whole text
+    part = (whole.end, len(text)) if len(text) - whole.end > whole.start else (0, whole.start)
+    [inside] = reader.read(QUESTIONS[0], [text], within=[part])
+    assert inside is not None and part[0] <= inside.start < inside.end <= part[1]
+    assert inside.outside is not None and inside.outside[:2] == (whole.start, whole.end)
+    assert inside.outside[2] == pytest.approx(whole.score) and inside.score < whole.score
+    [held] = reader.read(QUESTIONS[0], [text], within=[(whole.start, whole.end)])
+    assert held is not None and (held.start, held.end) == (whole.start, whole.end) and held.outside is None
+
+
+@pytest.mark.slow
+def test_a_span_outside_a_quote_read_with_its_neighbours_is_placed_by_the_quote(reader: NeuralReader) -> None:
+    text = "截至今年7月，江北区内共集聚金融机构超480家。江北嘴是重庆的金融中心。"
+    [whole] = reader.read(QUESTIONS[0], [text])
+    assert whole is not None and whole.end - whole.start >= 2
+    cut = whole.start + 1
+    # The window's best span runs from the previous sentence into the quote / lies in the following one.
+    splits = [(text[:cut], text[cut:], ""), ("", text[: whole.start], text[whole.start :])]
+    reader.window_chars = 200
+    try:
+        found = reader.read_quotes(QUESTIONS[0], [(quote, previous, following) for previous, quote, following in splits])
+    finally:
+        reader.window_chars = 0
+    for f, (previous, quote, _) in zip(found, splits, strict=True):
+        assert f is not None and 0 <= f.start < f.end <= len(quote)
+        assert f.outside is not None and f.outside[:2] == (whole.start - len(previous), whole.end - len(previous))
+    assert found[0].outside[0] < 0 and found[1].outside[0] >= len(splits[1][1])  # type: ignore[index]
+
+
+@pytest.mark.slow
 def test_a_given_span_of_a_quote_read_with_its_neighbours_is_in_the_quote(reader: NeuralReader) -> None:
     reader.window_chars = 200
     try:
