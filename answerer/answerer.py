@@ -283,38 +283,46 @@ class Answerer:
     def _widened(self, q: QuestionTerms, s: _Scored, found: SpanPrediction) -> _Scored | None:
         """The quote widened to the neighbouring sentence the neural reader's best span of the window
         lies in or runs into (an answer in the sentence before, or one that goes on into the next),
-        when that span beats its best of the quote by WIDEN_MARGIN and is of the kind asked; else None."""
+        when that span beats its best of the quote by WIDEN_MARGIN and is of the kind asked; else None.
+        The widened quote is the cleaned text of the raw span from its first sentence to its last."""
         if found.outside is None or found.outside[2] < found.score + WIDEN_MARGIN:
             return None
         start, end, _ = found.outside
         c = s.candidate
-        quote, offsets, first, last, shift = s.quote, s.offsets, c.sentence, c.sentence, 0
+        read, first, last = s.offsets, c.sentence, c.sentence  # `read`: raw offsets of the text the reader read
+        runs_on = end > len(s.quote)
         if start < 0:
             before = self._neighbour(c, -1, c.context.previous)
             if before is None:
                 return None
-            text, raw, first = before
-            quote, offsets, shift = text + quote, raw + offsets, len(text)
-        if end > len(s.quote):
+            raw, first = before
+            read, start, end = raw + read, start + len(raw), end + len(raw)
+        if runs_on:
             after = self._neighbour(c, 1, c.context.following)
             if after is None:
                 return None
-            text, raw, last = after
-            quote, offsets = quote + text, offsets + raw
-        span = (start + shift, end + shift)
-        if not 0 <= span[0] < span[1] <= len(quote) or not fitting_span(q.answer_kind, quote, [span])[1]:
+            raw, last = after
+            read = read + raw
+        if not 0 <= start < end <= len(read):
+            return None
+        quote, offsets = clean_inline(self.index.sources[c.source], first.char_start, last.char_end)
+        at = {offset: k for k, offset in enumerate(offsets)}
+        if read[start] not in at or read[end - 1] not in at:
+            return None
+        span = (at[read[start]], at[read[end - 1]] + 1)
+        if not fitting_span(q.answer_kind, quote, [span])[1]:
             return None
         return replace(s, quote=quote, offsets=offsets, span=span, sentences=(first, last))
 
-    def _neighbour(self, c: Candidate, step: int, read: str) -> tuple[str, list[int], Sentence] | None:
-        """The quote of the sentence `step` away from the candidate's in its document, its characters'
-        raw offsets and the sentence; None when there is none or it is not the text the reader read."""
+    def _neighbour(self, c: Candidate, step: int, read: str) -> tuple[list[int], Sentence] | None:
+        """The raw offsets of the characters of the sentence `step` away from the candidate's in its
+        document, and the sentence; None when there is none or it is not the text the reader read."""
         at = self.view.at(c.source, c.context.position + step)
         if at is None:
             return None
         sentence = self.index.passages[at[0]].sentences[at[1]]
         quote, offsets = clean_inline(self.index.sources[c.source], sentence.char_start, sentence.char_end)
-        return (quote, offsets, sentence) if len(quote) == len(read) else None
+        return (offsets, sentence) if len(quote) == len(read) else None
 
     def _runners_up(
         self, q: QuestionTerms, candidates: list[Candidate], features: np.ndarray, scores: np.ndarray,
