@@ -121,6 +121,17 @@ class _Scored:
     after: bool = False  # True: weighed by the light reader alone beside a combined model's quotes, shown after them
     sentences: tuple[Sentence, Sentence] | None = None  # first and last, when the quote widened past the candidate's
 
+    @property
+    def bounds(self) -> tuple[Sentence, Sentence]:
+        """The quote's first and last sentences."""
+        return self.sentences or (self.candidate.sentence, self.candidate.sentence)
+
+    def overlaps(self, other: _Scored) -> bool:
+        """Whether the two quotes share characters of one source file."""
+        (first, last), (other_first, other_last) = self.bounds, other.bounds
+        return (self.candidate.source == other.candidate.source and first.char_start < other_last.char_end
+                and other_first.char_start < last.char_end)
+
 
 def one_blas_thread() -> None:
     """Limit the BLAS libraries numpy and scipy load to one thread, for the whole process. Answering
@@ -340,13 +351,15 @@ class Answerer:
     def _diversify(self, best: _Scored, others: list[_Scored], top: int) -> list[_Scored]:
         """The best candidate and the others whose probability is close to its own, most probable
         first (those the light reader alone weighed beside a combined model's after the model's), one
-        quote per source before a second from any; no repeated quotes. The pool does not
-        depend on `top`, so the first answer is the same however many are asked for."""
+        quote per source before a second from any; no repeated quotes, nor quotes that share a
+        sentence (a widened quote holds its neighbour's). The pool does not depend on `top`, so
+        the first answer is the same however many are asked for."""
         pool = [best]
         quotes = {best.quote}
         floor = max(self.threshold, CONFLICT_MARGIN * best.probability)
         for pick in others:
-            if pick.probability >= floor and pick.answers and pick.quote not in quotes:
+            if (pick.probability >= floor and pick.answers and pick.quote not in quotes
+                    and not any(pick.overlaps(s) for s in pool)):
                 quotes.add(pick.quote)
                 pool.append(pick)
         pool.sort(key=lambda s: (s.after, -s.probability))
@@ -361,7 +374,7 @@ class Answerer:
 
     def _answer(self, s: _Scored) -> Answer:
         c, span = s.candidate, s.span
-        first, last = s.sentences or (c.sentence, c.sentence)
+        first, last = s.bounds
         meta = self.documents[c.source]
         return Answer(
             quote=s.quote,

@@ -243,7 +243,11 @@ def test_a_quote_widens_to_the_neighbour_the_neural_readers_best_span_lies_in(
                     for f, (quote, _, _) in zip(found, quotes, strict=True)]
 
         reader.read_quotes = running_on  # type: ignore[method-assign]
-        return Answerer(offline_index, reader=reader).ask(question).answers[0]
+        answers = Answerer(offline_index, reader=reader).ask(question, top=20).answers
+        for k, a in enumerate(answers):  # no sentence is shown twice, in one quote and the next
+            assert not any(a.source == b.source and a.char_start < b.char_end and b.char_start < a.char_end
+                           for b in answers[:k])
+        return answers[0]
 
     assert plain.answer_start is not None and plain.answer_end is not None
     assert widened(1, WIDEN_MARGIN - 0.5) == plain and widened(-1, WIDEN_MARGIN - 0.5) == plain
