@@ -42,8 +42,8 @@ class SpanPrediction:
     score: float  # start + end logit of the span; comparable across the texts of one call
     null_score: float | None = None  # start + end logit of [CLS] ("no answer here"), best over the windows
     given_score: float | None = None  # start + end logit of the span the caller gave, best over the windows
-    # The best span of the whole text when it is not inside the part the caller asked about (a
-    # neighbour's, or one crossing into it) and scores above `start`-`end`: (start, end, score).
+    # The best span of the whole text, when it lies outside the part the caller asked about (in a
+    # neighbour, or crossing into one) and scores above the span above: (start, end, score).
     outside: tuple[int, int, float] | None = None
 
 
