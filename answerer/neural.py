@@ -254,16 +254,17 @@ class NeuralReader:
             if score is not None:
                 held = given_scores[i]
                 given_scores[i] = score if held is None else max(held, score)
-            found = self._best_span(starts[k], ends[k], offsets[k], tokens, within[i] if within else None)
+            # The window's best span is its best inside `within` too when it lies there (the usual
+            # case): the span restricted to `within` is sought only when it does not.
+            found = self._best_span(starts[k], ends[k], offsets[k], tokens)
+            if within and found is not None and not within[i][0] <= found.start < found.end <= within[i][1]:
+                elsewhere = outside[i]
+                if elsewhere is None or found.score > elsewhere[2]:
+                    outside[i] = (found.start, found.end, found.score)
+                found = self._best_span(starts[k], ends[k], offsets[k], tokens, within[i])
             best = results[i]
             if found is not None and (best is None or found.score > best.score):
                 results[i] = found
-            if within:
-                anywhere = self._best_span(starts[k], ends[k], offsets[k], tokens)
-                elsewhere = outside[i]
-                if (anywhere is not None and not within[i][0] <= anywhere.start < anywhere.end <= within[i][1]
-                        and (elsewhere is None or anywhere.score > elsewhere[2])):
-                    outside[i] = (anywhere.start, anywhere.end, anywhere.score)
         return [replace(r, null_score=nulls[i], given_score=given_scores[i], outside=_above(outside[i], r.score))
                 if r else None for i, r in enumerate(results)]
 
