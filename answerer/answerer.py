@@ -229,7 +229,7 @@ class Answerer:
 
     def _quote(self, q: QuestionTerms, c: Candidate) -> tuple[str, list[int], ScoredSpan | None]:
         """A candidate's quote, the raw offset of each of its characters, and the light reader's span."""
-        quote, offsets = clean_inline(self.index.sources[c.source], c.sentence.char_start, c.sentence.char_end)
+        quote, offsets = self._cleaned(c.source, c.sentence, c.sentence)
         return quote, offsets, self.model.best_span(q, c.context.analysis.words)  # the quote is the sentence's text
 
     def _span(self, quote: str, light: ScoredSpan | None, found: SpanPrediction | None) -> tuple[int, int] | None:
@@ -316,7 +316,7 @@ class Answerer:
             read = read + raw
         if not 0 <= start < end <= len(read):
             return None
-        quote, offsets = clean_inline(self.index.sources[c.source], first.char_start, last.char_end)
+        quote, offsets = self._cleaned(c.source, first, last)
         at = {offset: k for k, offset in enumerate(offsets)}
         if read[start] not in at or read[end - 1] not in at:
             return None
@@ -332,8 +332,13 @@ class Answerer:
         if at is None:
             return None
         sentence = self.index.passages[at[0]].sentences[at[1]]
-        quote, offsets = clean_inline(self.index.sources[c.source], sentence.char_start, sentence.char_end)
+        quote, offsets = self._cleaned(c.source, sentence, sentence)
         return (offsets, sentence) if len(quote) == len(read) else None
+
+    def _cleaned(self, source: str, first: Sentence, last: Sentence) -> tuple[str, list[int]]:
+        """The clean text of a source from its sentence `first` to its sentence `last`, and the raw
+        offset of each of its characters."""
+        return clean_inline(self.index.sources[source], first.char_start, last.char_end)
 
     def _runners_up(
         self, q: QuestionTerms, candidates: list[Candidate], features: np.ndarray, scores: np.ndarray,
